@@ -1,0 +1,105 @@
+"""Field rules shared by the web form and the CSV importer: plain functions on plain values.
+
+Each ``clean_*`` returns the value to send and raises ``ValueError`` with a message a person
+can act on.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from gateway.payload import IDENTIFIER_NAMES
+
+ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SOURCE = re.compile(r"[A-Za-z0-9_]{1,64}")
+MAX_IDENTIFIER = 128
+REASON_MIN, REASON_MAX = 3, 500
+
+
+def clean_entity_id(value: str | None, name: str = "This ID") -> str:
+    """Trim and check a till/store/zone/concept ID: 1–64 letters, digits, ``-`` or ``_``."""
+    value = (value or "").strip()
+    if not value:
+        raise ValueError(f"Enter the {name}.")
+    if not ENTITY_ID.fullmatch(value):
+        raise ValueError(f"{name} must be 1–64 letters, digits, '-' or '_' (no spaces).")
+    return value
+
+
+def clean_identifier(name: str | None, value: str | None, region: str = "IN") -> str:
+    """Check an identifier value for its type; return it as Capillary expects it.
+
+    A mobile number comes back as digits with the country code and no ``+``
+    (``919780375690``); one typed without a country code is read in ``region``.
+    """
+    value = (value or "").strip()
+    if name not in IDENTIFIER_NAMES:
+        raise ValueError("Choose an identifier type from the list.")
+    if not value:
+        raise ValueError("Enter the identifier value.")
+    if name == "mobile":
+        return _clean_mobile(value, region)
+    if name == "email":
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"Enter a valid email address ({exc}).") from exc
+    if len(value) > MAX_IDENTIFIER:
+        raise ValueError(f"The identifier value must be at most {MAX_IDENTIFIER} characters.")
+    if not value.isprintable():
+        raise ValueError("The identifier value contains characters that cannot be sent (e.g. control characters).")
+    return value
+
+
+def _clean_mobile(value: str, region: str) -> str:
+    digits_only = re.sub(r"[\s().-]", "", value)
+    if not re.fullmatch(r"\+?\d{4,17}", digits_only):
+        raise ValueError("Enter a mobile number using digits only, e.g. 9780375690 or +91 97803 75690.")
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("Enter a valid mobile number, e.g. 9780375690 or +91 97803 75690.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            f"This is not a valid mobile number (read in region {region} when it has no country code)."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def clean_reason(value: str | None) -> str:
+    """Trim and check the reason: 3–500 characters."""
+    value = (value or "").strip()
+    if len(value) < REASON_MIN:
+        raise ValueError(f"Enter a reason of at least {REASON_MIN} characters.")
+    if len(value) > REASON_MAX:
+        raise ValueError(f"The reason must be at most {REASON_MAX} characters (it has {len(value)}).")
+    if any(not ch.isprintable() and ch not in "\n\r\t" for ch in value):
+        raise ValueError("The reason contains characters that cannot be sent (e.g. control characters).")
+    return value
+
+
+def clean_label(value: str | None, labels: tuple[str, ...]) -> str:
+    """Check that the status label is one of the configured ones."""
+    value = (value or "").strip()
+    if value not in labels:
+        raise ValueError("Choose a status label from the list.")
+    return value
+
+
+def clean_source(value: str | None, default: str) -> str:
+    """Check the source (e.g. INSTORE): 1–64 letters, digits or ``_``; empty means the default."""
+    value = (value or "").strip() or default
+    if not SOURCE.fullmatch(value):
+        raise ValueError("Source must be 1–64 letters, digits or '_', e.g. INSTORE.")
+    return value
+
+
+def clean_account_id(value: str | None) -> str:
+    """Check the optional account ID: at most 64 printable characters."""
+    value = (value or "").strip()
+    if len(value) > 64 or not value.isprintable():
+        raise ValueError("Account ID must be at most 64 printable characters.")
+    return value

@@ -1,0 +1,111 @@
+"""A tracked status-change request and its timeline of state changes.
+
+Times are naive UTC throughout. Nothing here ever holds the Intouch Authorization value or
+a UI token: payloads and gateway details are stored masked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import utcnow
+
+# Local states, beside Capillary's own (AdminTask, approved, rejected, failed).
+SENDING = "sending"
+FAILED_TO_SUBMIT = "failed_to_submit"
+UNKNOWN = "unknown"
+NOT_CREATED = "not_created"
+
+
+class TrackedRequest(db.Model):
+    """One customer status-change request, stored before it is sent and tracked until decided."""
+
+    __tablename__ = "tracked_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique per form: a double click or a re-posted form makes one record and one call.
+    submission_key: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(32), default=SENDING)
+    request_type: Mapped[str] = mapped_column(String(64), default="customer-status-change")
+    # "app" for requests made here, "imported" for ones found in Capillary (read-only).
+    origin: Mapped[str] = mapped_column(String(16), default="app")
+
+    till_id: Mapped[str] = mapped_column(String(64))
+    store_id: Mapped[str] = mapped_column(String(64))
+    zone_id: Mapped[str] = mapped_column(String(64))
+    concept_id: Mapped[str] = mapped_column(String(64))
+    identifier_name: Mapped[str] = mapped_column(String(32))
+    identifier_value: Mapped[str] = mapped_column(String(160))
+    label: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64), default="INSTORE")
+    account_id: Mapped[str] = mapped_column(String(64), default="")
+    use_async: Mapped[bool] = mapped_column(default=False)
+
+    payload: Mapped[dict | None] = mapped_column(JSON)  # as sent, Authorization masked
+    details: Mapped[dict | None] = mapped_column(JSON)  # gateway details, masked
+
+    maker_user_id: Mapped[int | None] = mapped_column()
+    maker_user_name: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime | None] = mapped_column()
+    end_time: Mapped[datetime | None] = mapped_column()
+
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list[StatusEvent]] = relationship(
+        back_populates="request", order_by="StatusEvent.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_tracked_requests_created", "created_at", "id"),
+        Index("ix_tracked_requests_state_created", "state", "created_at"),
+        Index("ix_tracked_requests_store_created", "store_id", "created_at"),
+        Index("ix_tracked_requests_identifier", "identifier_value"),
+    )
+
+    def form_values(self) -> dict[str, object]:
+        """Return the values a person entered, keyed like the form fields (for edit/retry)."""
+        return {
+            "tillId": self.till_id,
+            "storeId": self.store_id,
+            "zoneId": self.zone_id,
+            "conceptId": self.concept_id,
+            "identifierName": self.identifier_name,
+            "identifierValue": self.identifier_value,
+            "label": self.label,
+            "reason": self.reason,
+            "source": self.source,
+            "accountId": self.account_id,
+            "use_async": self.use_async,
+        }
+
+    def record_state(self, state: str, note: str = "", at: datetime | None = None) -> bool:
+        """Set ``state``; append a timeline event when it changed. Return whether it changed."""
+        if self.state == state and self.events:
+            return False
+        self.state = state
+        self.events.append(StatusEvent(state=state, note=note[:500], at=at or utcnow()))
+        return True
+
+
+class StatusEvent(db.Model):
+    """One state change of a tracked request, with when it was seen and why."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_pk: Mapped[int] = mapped_column(ForeignKey("tracked_requests.id"), index=True)
+    state: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[TrackedRequest] = relationship(back_populates="events")

@@ -1,0 +1,1 @@
+"""Application services: the work behind the views, free of HTTP request handling."""
