@@ -60,11 +60,25 @@ def _register_extensions(app: Flask) -> None:
         db.create_all()
 
 
-def _register_blueprints(app: Flask) -> None:
-    """Attach the views and error pages."""
-    from views import errors, template_helpers, workflow
+# Each module exposes ``bp`` (a Blueprint); listed in the order their routes should win.
+BLUEPRINT_MODULES = (
+    "views.workflow",
+)
 
-    app.register_blueprint(workflow.bp)
+# Each module exposes ``init_app(app)`` registering a ``flask <group>`` CLI group.
+COMMAND_MODULES = ()
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach the views, error pages, template helpers and CLI commands."""
+    from importlib import import_module
+
+    from views import errors, template_helpers
+
+    for name in BLUEPRINT_MODULES:
+        app.register_blueprint(import_module(name).bp)
+    for name in COMMAND_MODULES:
+        import_module(name).init_app(app)
     errors.init_app(app)
     template_helpers.init_app(app)
 
