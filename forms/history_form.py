@@ -1,0 +1,111 @@
+"""The history page's filter form (GET, no CSRF: it changes nothing)."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectChoice, SelectField, StringField
+from wtforms.validators import Length, Optional, ValidationError
+
+from forms import validators as rules
+from services.history import SORTS, Filters
+from services.states import STATES
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _printable(form, field):
+    """Refuse control characters (a NUL cannot even be sent to PostgreSQL)."""
+    if field.data and not field.data.isprintable():
+        raise ValidationError("Remove the control characters (e.g. tabs or NUL) from this box.")
+
+
+def _text_rules(longest: int, message: str) -> list:
+    """An optional text filter: printable, at most ``longest`` characters."""
+    return [Optional(), _printable, Length(max=longest, message=message)]
+
+
+class _Date(DateField):
+    """A date field rendered as ``<input type=date>`` with a message a person can act on."""
+
+    def __init__(self, label, **kwargs):
+        super().__init__(label, validators=[Optional()], format="%Y-%m-%d", render_kw={"type": "date"}, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Enter a date like 2024-05-31.") from None
+
+
+class HistoryFilterForm(FlaskForm):
+    """Filter, search and sort the tracked requests."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Customer identifier", filters=[_strip], render_kw={"type": "search"},
+                    validators=_text_rules(160, "Search for at most 160 characters."))
+    state = SelectField("Status", default="")
+    store = StringField("Store ID", filters=[_strip],
+                        validators=_text_rules(64, "A store ID has at most 64 characters."))
+    label = StringField("New status label", filters=[_strip], render_kw={"list": "label-options"},
+                        validators=_text_rules(128, "A label has at most 128 characters."))
+    submitted_by = StringField("Submitted by", filters=[_strip],
+                               validators=_text_rules(255, "At most 255 characters."))
+    origin = SelectField("Made in", default="", choices=[
+        SelectChoice("", "Anywhere"),
+        SelectChoice("app", "This app"),
+        SelectChoice("imported", "Capillary's own UI (imported)"),
+    ])
+    date_from = _Date("Created from (UTC)")
+    date_to = _Date("Created to (UTC)")
+    sort = SelectField("Sort", default="newest",
+                       choices=[SelectChoice(key, words) for key, (_, _, words) in SORTS.items()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.state.choices = [SelectChoice("", "Any status")] + [
+            SelectChoice(key, text.badge) for key, text in STATES.items()
+        ]
+
+    def validate_date_to(self, field):
+        """The range must not end before it starts."""
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("The end date must be on or after the start date.")
+
+    def filters(self) -> Filters:
+        """Return the cleaned filters (call after ``validate()``)."""
+        return Filters(
+            state=self.state.data or None,
+            store=self.store.data or None,
+            label=self.label.data or None,
+            origin=self.origin.data or None,
+            submitted_by=self.submitted_by.data or None,
+            identifier_values=search_values(self.q.data or ""),
+            date_from=self.date_from.data,
+            date_to=self.date_to.data,
+            sort=self.sort.data if self.sort.data in SORTS else "newest",
+        )
+
+
+def search_values(term: str) -> tuple[str, ...]:
+    """Return the stored forms an identifier search term may have (as typed, and normalised).
+
+    Mobiles are stored with the country code and no ``+`` and emails with a lower-case
+    domain, so "+91 97803 75690" and "9780375690" both find ``919780375690``.
+    """
+    term = term.strip()
+    if not term:
+        return ()
+    values = [term]
+    region = current_app.config["CAP_PHONE_REGION"]
+    kinds = ["email"] if "@" in term else ["mobile"]
+    for kind in kinds:
+        try:
+            values.append(rules.clean_identifier(kind, term, region))
+        except ValueError:
+            pass
+    return tuple(dict.fromkeys(values))

@@ -1,0 +1,214 @@
+"""The checker's side: what waits for a decision, and approving or rejecting it exactly once.
+
+Pending requests are read from the gateway's list (so requests made in Capillary's own UI
+appear too, imported as read-only records). A decision is *claimed* in the database before
+the PUT (§2) is sent: the claim is a row in ``decisions`` under a partial unique index on the
+requestId, so a double click, two browsers or two app processes send one PUT at most.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from gateway.errors import AccessDenied, GatewayError, GatewayRejected
+from gateway.payload import REQUEST_TYPE
+from models import Decision, TrackedRequest, utcnow
+from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
+from services import audit, gateway_setup, identity
+from services.actor import current_actor
+from services.imports import import_unseen
+from services.outcome import outcome_of
+from services.permissions import decision_refusal
+from services.refresh import refresh
+from services.states import describe
+from services.updates import apply_update
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+DECISIONS = ("approved", "rejected")
+_AUDIT_ACTIONS = {"approved": "request.approved", "rejected": "request.rejected"}
+MESSAGE_MAX = 500
+
+
+@dataclass
+class PendingPage:
+    """One page of the checker console."""
+
+    records: list[TrackedRequest]
+    page: int
+    pages: int
+    total: int
+    error: str | None = None  # "could not refresh" reason; records are then the last known ones
+    imported: int = 0
+
+
+@dataclass
+class DecisionResult:
+    """What happened to a decision: ``ok`` (Capillary took it), ``unknown`` or ``refused``."""
+
+    status: str
+    message: str
+    errors: dict[str, str] = field(default_factory=dict)  # form field -> message (nothing sent)
+
+
+def pending_page(page: int = 1) -> PendingPage:
+    """Return page ``page`` (from 1) of requests waiting in AdminTask, newest first.
+
+    Read from the gateway with the checker's token; on failure the requests last known to be
+    waiting are shown from the database instead, with the reason.
+    """
+    page = max(page, 1)
+    base = current_app.config["CAP_LIST_PAGE_BASE"]
+    try:
+        listed = gateway_setup.gateway_client().list_requests(
+            gateway_setup.checker_token(), states=["AdminTask"], request_type=REQUEST_TYPE,
+            sort_by="startDate", sort_order="desc", limit=PAGE_SIZE, page=base + page - 1,
+        )
+    except GatewayError as exc:
+        return _last_known(page, exc.message)
+    records, imported = import_unseen(listed.items)
+    rows = []
+    for info in listed.items:
+        record = records.get(info.requestId)
+        if record is None:
+            continue
+        if apply_update(record, info):  # e.g. a stale 'unknown' decision settles here
+            log.info("request %s changed while listing approvals", record.id)
+        db.session.commit()  # one row lock at a time (PostgreSQL), as the sync takes them
+        rows.append(record)
+    return PendingPage(rows, page, max(listed.total_pages, 1), listed.total_elements, imported=imported)
+
+
+def _last_known(page: int, error: str) -> PendingPage:
+    query = select(TrackedRequest).where(TrackedRequest.state == "AdminTask")
+    total = db.session.scalar(select(db.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(TrackedRequest.created_at.desc(), TrackedRequest.id.desc())
+        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return PendingPage(list(rows), page, max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total, error=error)
+
+
+def check_decision(record: TrackedRequest, decision: str, message: str) -> DecisionResult | None:
+    """Return why ``decision`` cannot be made now (nothing is sent), or None when it can."""
+    errors = {}
+    if decision not in DECISIONS:
+        errors["decision"] = "Choose approve or reject."
+    text = (message or "").strip()
+    if not text:
+        errors["message"] = "Enter a message for the maker: it is sent to Capillary with the decision."
+    elif len(text) > MESSAGE_MAX:
+        errors["message"] = f"The message must be at most {MESSAGE_MAX} characters (it has {len(text)})."
+    elif any(not ch.isprintable() and ch not in "\n\r\t" for ch in text):
+        errors["message"] = "The message contains characters that cannot be sent (e.g. control characters)."
+    if errors:
+        return DecisionResult("refused", "Check the decision and the message.", errors)
+    blocked = why_not_decidable(record)
+    return DecisionResult("refused", blocked) if blocked else None
+
+
+def why_not_decidable(record: TrackedRequest) -> str | None:
+    """Say why ``record`` cannot be decided now (who asks, its state, an earlier claim), or None."""
+    person = identity.current_actor()
+    refusal = decision_refusal(person, record) if person is not None else None
+    if refusal:  # maker-checker: nobody decides a request they submitted
+        return refusal
+    if record.request_id is None:
+        return "This request has no Capillary request ID, so it cannot be decided."
+    if record.state != "AdminTask":
+        return f"This request is no longer waiting for approval: it is {describe(record.state).badge.lower()}."
+    live = live_decision(record)
+    return already_decided_text(live) if live is not None else None
+
+
+def live_decision(record: TrackedRequest) -> Decision | None:
+    """Return the decision already claimed or sent for ``record`` in this app, if any."""
+    if record.request_id is None:
+        return None
+    return db.session.scalar(
+        select(Decision).where(Decision.request_id == record.request_id, Decision.status != DECISION_FAILED)
+    )
+
+
+def already_decided_text(live: Decision) -> str:
+    """Explain an existing claim in words."""
+    who = live.decided_by or "a checker"
+    verb = "approve" if live.decision == "approved" else "reject"
+    if live.status == DECISION_SENT:
+        return f"This request was already {live.decision} by {who} in this app. Nothing was sent again."
+    if live.status == DECISION_UNKNOWN:
+        return (f"A decision to {verb} it by {who} was sent but no clear answer came back; check the "
+                "request's status before deciding again. Nothing was sent again.")
+    return f"{who.capitalize()} is deciding this request right now ({verb}). Nothing was sent again."
+
+
+def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResult:
+    """Approve or reject ``record`` with ``message``: claim, send one PUT, record the result.
+
+    Commits. Never raises a gateway error: each failure comes back as a result in words.
+    """
+    refused = check_decision(record, decision, message)
+    if refused is not None:
+        return refused
+    message = message.strip()
+    actor = current_actor()
+    claim = Decision(request_id=record.request_id, tracked_pk=record.id, decision=decision,
+                     message=message, decided_by=actor, status=DECISION_SENDING)
+    db.session.add(claim)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another click, browser or process claimed it first: it owns the one PUT.
+        db.session.rollback()
+        live = live_decision(record)
+        return DecisionResult("refused", already_decided_text(live) if live else "This request is being decided.")
+    try:
+        info = gateway_setup.gateway_client().decide(record.request_id, decision, message,
+                                                     gateway_setup.checker_token())
+    except GatewayError as exc:
+        return _failed(record, claim, exc)
+    claim.status = DECISION_SENT
+    audit.record(_AUDIT_ACTIONS[decision], target=f"request {record.id}", detail=message[:300])
+    verb = "Approved" if decision == "approved" else "Rejected"
+    note = f"{verb} in this app by {actor or 'a checker'}: “{message}”."
+    if info.state in ("approved", "failed"):
+        note += " " + outcome_of(info.state, info.details).words
+    apply_update(record, info, note)
+    db.session.commit()
+    return DecisionResult("ok", f"{verb}. Capillary now shows the request as {describe(record.state).badge.lower()}.")
+
+
+def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError) -> DecisionResult:
+    claim.error_kind, claim.error_message = exc.kind, exc.message
+    rejected_own = identity.note_gateway_error(exc, identity.current_actor())  # a 401 to their own token
+    if exc.may_exist:
+        # It may have been applied: keep the claim so nobody sends a second PUT; a refresh settles it.
+        claim.status = DECISION_UNKNOWN
+        audit.record(_AUDIT_ACTIONS[claim.decision], target=f"request {record.id}",
+                     detail=f"outcome unknown: {claim.message}"[:300])
+        db.session.commit()
+        return DecisionResult(
+            "unknown",
+            f"Could not confirm the decision: {exc.message} It may have reached Capillary; the status "
+            "page checks and shows the outcome. Do not decide again until it does.",
+        )
+    claim.status = DECISION_FAILED  # surely not applied: free the claim for another try
+    claim.updated_at = utcnow()
+    db.session.commit()
+    text = f"Capillary did not take the decision: {exc.message}"
+    if rejected_own:
+        text += " Your own Capillary token is now marked as rejected: set a new one on your profile."
+    if isinstance(exc, AccessDenied):
+        text += " If you made this request yourself, another checker must decide it."
+    elif isinstance(exc, GatewayRejected):
+        refreshed = refresh(record)  # e.g. decided meanwhile: show where it stands now
+        if refreshed.changed:
+            text += f" The request is now {describe(record.state).badge.lower()}."
+    return DecisionResult("refused", text + " Nothing was changed.")

@@ -1,0 +1,109 @@
+"""A decided request's outcome in plain words: the checker's decision and what Capillary did.
+
+Reads ``details`` as the gateway reports it (capillary-api.md §2.3/§2.4): the decision in
+``AdminTask-Payload``, the downstream Update Customer Status call in ``IntouchAPITask_Output``
+(HTTP status, headers as lists, body with the v2 ``errors`` envelope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+# Intouch error codes of the Update Customer Status API (§5), in words a store manager can act on.
+ERROR_WORDS = {
+    "8015": "Customer not found: no customer in Capillary has this identifier.",
+    "8013": "Invalid identifier: Capillary could not look the customer up with the identifier given.",
+    "8003": "Invalid source: Capillary does not accept the source sent with the change.",
+    "UPDATECUSTOMERSTATUS_1032": (
+        "Status change blocked: the customer is deleted or pending deletion, and such customers "
+        "cannot be changed through this API."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a request, ready to show."""
+
+    decision: str | None = None  # approved | rejected (None: no checker decision recorded)
+    decision_message: str | None = None
+    auto_approved: bool = False  # approved with no checker decision (§6 auto-approval)
+    executed: bool = False  # the Intouch task ran (IntouchAPITask_Output present)
+    http_status: int | None = None
+    succeeded: bool | None = None
+    error_code: str | None = None
+    error_message: str | None = None  # as Capillary worded it
+    words: str = ""  # the outcome in plain words
+
+    @property
+    def decision_text(self) -> str:
+        """The decision as a short phrase, e.g. "Approved"."""
+        return {"approved": "Approved", "rejected": "Rejected"}.get(self.decision or "", "")
+
+
+def describe_error(code, message: str | None = None) -> str:
+    """Turn an Intouch error code (and Capillary's message) into plain words."""
+    known = ERROR_WORDS.get(str(code))
+    if known:
+        return known
+    said = f": {message}" if message else ""
+    return f"Capillary's customer API refused the change (code {code}{said})."
+
+
+def outcome_of(state: str, details: dict | None) -> Outcome:
+    """Read ``details`` of a request in ``state`` into an :class:`Outcome`."""
+    details = details if isinstance(details, dict) else {}
+    admin = details.get("AdminTask-Payload") if isinstance(details.get("AdminTask-Payload"), dict) else {}
+    decision = admin.get("actionDecision") or details.get("AdminTask_Output")
+    decision = decision if decision in ("approved", "rejected") else None
+    message = admin.get("actionMessage") if isinstance(admin.get("actionMessage"), str) else None
+    output = details.get("IntouchAPITask_Output")
+    fields = _read_output(output) if isinstance(output, dict) else {}
+    auto = state in ("approved", "failed") and decision is None and "IntouchAPITask_Output" in details
+    outcome = Outcome(decision=decision, decision_message=message, auto_approved=auto,
+                      executed=isinstance(output, dict), **fields)
+    return _with_words(state, outcome)
+
+
+def _read_output(output: dict) -> dict:
+    headers = output.get("headers") if isinstance(output.get("headers"), dict) else {}
+    body = output.get("body") if isinstance(output.get("body"), dict) else {}
+    status = output.get("status")
+    http_status = int(status) if isinstance(status, (int, float)) and not isinstance(status, bool) else None
+    code = message = None
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code, message = errors[0].get("code"), errors[0].get("message")
+    header_code = _first(headers.get("status_code"))
+    if code is None and header_code and header_code not in ("200", "201"):
+        code = header_code  # e.g. 744 with HTTP 200 (§2.4's points-redemption example)
+    failed_flag = _first(headers.get("fail")) == "1" or _first(headers.get("success")) == "0"
+    succeeded = not failed_flag and code is None and (http_status is None or http_status < 400)
+    return {
+        "http_status": http_status,
+        "succeeded": succeeded,
+        "error_code": str(code) if code is not None else None,
+        "error_message": message if isinstance(message, str) else None,
+    }
+
+
+def _first(value) -> str | None:
+    if isinstance(value, list) and value:
+        return str(value[0])
+    return str(value) if isinstance(value, (str, int)) else None
+
+
+def _with_words(state: str, outcome: Outcome) -> Outcome:
+    if state == "rejected":
+        words = "A checker rejected the request; the customer's status was not changed."
+    elif state == "failed":
+        reason = describe_error(outcome.error_code, outcome.error_message) if outcome.error_code else (
+            f"Capillary's customer API answered HTTP {outcome.http_status}." if outcome.http_status
+            else "Capillary did not say why.")
+        words = f"Approved, but Capillary could not apply the change. {reason}"
+    elif state == "approved":
+        words = "Capillary changed the customer's status." if outcome.succeeded is not False else (
+            "Approved; Capillary reported a problem applying it.")
+    else:
+        words = ""
+    return replace(outcome, words=words)

@@ -1,0 +1,251 @@
+"""Find out whether a submission whose answer was lost exists in Capillary after all.
+
+A record in ``unknown`` (sent, no readable answer) or stuck in ``sending`` (the process died
+while sending) is looked up in the list endpoint (§4.1) by its store and till, the day it was
+stored, and the echoed payload's identifier, label and reason:
+
+- one match: the record adopts that requestId and state;
+- none: once ``CAP_RECONCILE_GRACE_SECONDS`` have passed since it was stored, it becomes
+  ``not_created`` ("not created in Capillary") and may be resent with one click;
+- several: they are kept as candidates for a person to choose from on the status page.
+
+A listed request already held by another of this app's records is never a candidate; one held
+by an *imported* record is (that import was this lost submission, found before reconciliation).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from extensions import db
+from gateway.errors import GatewayError
+from gateway.payload import REQUEST_TYPE
+from gateway.types import RequestInfo
+from models import NOT_CREATED, SENDING, UNKNOWN, Decision, ReconcileCandidate, StatusEvent, TrackedRequest, utcnow
+from services import gateway_setup
+from services.imports import IMPORTED, task_values
+from services.tracking import parse_gateway_time
+from services.updates import apply_update, note_for
+
+log = logging.getLogger(__name__)
+
+# How far apart the app's "stored" time and Capillary's startTime may be for the same request
+# (clock skew plus the time the POST spent in flight).
+MATCH_WINDOW = timedelta(minutes=15)
+# The list is filtered to one store, one till and three days: a few pages at most.
+MAX_PAGES = 20
+
+ADOPTED, NOT_FOUND_YET, MARKED_NOT_CREATED, SEVERAL, FAILED, SKIPPED = (
+    "adopted", "not_found_yet", "not_created", "several", "failed", "skipped")
+
+
+@dataclass
+class ReconcileResult:
+    """What one reconciliation found."""
+
+    outcome: str
+    message: str
+    candidates: list[RequestInfo] = field(default_factory=list)
+
+
+def stuck_sending_after() -> timedelta:
+    """How long a record may stay in ``sending`` before its process is presumed dead."""
+    config = current_app.config
+    return timedelta(seconds=config["CAP_CONNECT_TIMEOUT"] + config["CAP_READ_TIMEOUT"] + 30)
+
+
+def is_due(record: TrackedRequest, now: datetime | None = None) -> bool:
+    """Whether ``record`` is a lost submission to look for: ``unknown``, or ``sending`` for too long."""
+    if record.request_id is not None or record.origin == IMPORTED:
+        return False
+    if record.state == UNKNOWN:
+        return True
+    return record.state == SENDING and record.created_at <= (now or utcnow()) - stuck_sending_after()
+
+
+def _gateway_day(moment: datetime) -> datetime:
+    zone = ZoneInfo(current_app.config.get("CAP_GATEWAY_TIMEZONE", "UTC"))
+    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+
+
+def list_all(client_kwargs: dict, *, page_size: int, max_pages: int, token: str) -> tuple[list[RequestInfo], int]:
+    """Fetch every page of one list query; return ``(items, pages fetched)``.
+
+    Stops at a short page, at ``totalPages``, at ``max_pages``, or when a page brings nothing
+    new (a server ignoring ``PageNo`` must not loop us forever).
+    """
+    client = gateway_setup.gateway_client()
+    base = current_app.config["CAP_LIST_PAGE_BASE"]
+    items: dict[str, RequestInfo] = {}
+    fetched = 0
+    for index in range(max_pages):
+        page = client.list_requests(token, limit=page_size, page=base + index, **client_kwargs)
+        fetched += 1
+        new = [info for info in page.items if info.requestId not in items]
+        items.update((info.requestId, info) for info in new)
+        if not new or len(page.items) < page_size or index + 1 >= page.total_pages:
+            break
+    return list(items.values()), fetched
+
+
+def search_key(record: TrackedRequest) -> tuple[str, str, str]:
+    """What the list is searched by for ``record``: its store, till and day (gateway time)."""
+    return record.store_id, record.till_id, _gateway_day(record.created_at).strftime("%Y-%m-%d")
+
+
+def search(key: tuple[str, str, str]) -> list[RequestInfo]:
+    """List the requests of one store and till from the day before to the day after ``key``'s day.
+
+    The caller handles GatewayError. Records sharing a key (e.g. a bulk file's rows) share one search.
+    """
+    store_id, till_id, day_text = key
+    day = datetime.strptime(day_text, "%Y-%m-%d")
+    items, _ = list_all(
+        {
+            "request_type": REQUEST_TYPE,
+            "store_id": store_id or None,
+            "till_id": till_id or None,
+            "start_date": (day - timedelta(days=1)).strftime("%Y-%m-%d"),
+            "end_date": (day + timedelta(days=1)).strftime("%Y-%m-%d"),
+            "sort_order": "asc",
+        },
+        page_size=min(current_app.config["CAP_SYNC_PAGE_SIZE"], 100),
+        max_pages=MAX_PAGES,
+        token=gateway_setup.maker_token(),
+    )
+    return items
+
+
+def match_items(record: TrackedRequest, items: list[RequestInfo]) -> list[RequestInfo]:
+    """Keep the items whose payload and time fit ``record`` and that no other app record holds."""
+    wanted = (record.identifier_name, record.identifier_value, record.label, record.reason.strip())
+    fitting = []
+    for info in items:
+        values = task_values(info)
+        got = (values["identifier_name"], values["identifier_value"], values["label"], values["reason"])
+        if got != wanted:
+            continue
+        started = parse_gateway_time(info.startTime)
+        if started is not None and abs(started - record.created_at) > MATCH_WINDOW:
+            continue
+        fitting.append(info)
+    if not fitting:
+        return []
+    holders = {
+        held.request_id: held
+        for held in db.session.scalars(
+            select(TrackedRequest).where(TrackedRequest.request_id.in_([i.requestId for i in fitting]))
+        )
+    }
+    return [info for info in fitting
+            if info.requestId not in holders or holders[info.requestId].origin == IMPORTED]
+
+
+def reconcile(record: TrackedRequest, *, now: datetime | None = None,
+              listed: list[RequestInfo] | None = None) -> ReconcileResult:
+    """Reconcile one lost submission and commit what was learned.
+
+    :param listed: the list already searched for ``record``'s store, till and day (the sync
+        shares one search between such records); else the list is queried here.
+    """
+    now = now or utcnow()
+    if not is_due(record, now):
+        return ReconcileResult(SKIPPED, "Nothing to reconcile.")
+    try:
+        matches = match_items(record, listed if listed is not None else search(search_key(record)))
+    except GatewayError as exc:
+        record.refresh_error = f"Capillary's request list could not be searched: {exc.message}"
+        record.refresh_error_at = now
+        db.session.commit()
+        return ReconcileResult(FAILED, record.refresh_error)
+    if len(matches) == 1:
+        adopt(record, matches[0], "Found in Capillary's request list: this submission was created there.")
+        return ReconcileResult(ADOPTED, "Found in Capillary's request list.")
+    record.refresh_error = record.refresh_error_at = None
+    if len(matches) > 1:
+        _keep_candidates(record, matches, now)
+        db.session.commit()
+        return ReconcileResult(SEVERAL, f"{len(matches)} requests in Capillary match this one; choose which it is.",
+                               matches)
+    db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
+    grace = timedelta(seconds=current_app.config["CAP_RECONCILE_GRACE_SECONDS"])
+    if record.created_at <= now - grace:
+        minutes = max(int(grace.total_seconds() // 60), 0)
+        record.error_kind = "not_created"
+        record.record_state(
+            NOT_CREATED,
+            f"Not found in Capillary's request list {minutes} minute(s) after it was sent: it was not created.",
+        )
+        db.session.commit()
+        return ReconcileResult(MARKED_NOT_CREATED, "Not found in Capillary: it was not created there.")
+    db.session.commit()
+    return ReconcileResult(NOT_FOUND_YET, "Not in Capillary's request list yet; the app will look again.")
+
+
+def adopt(record: TrackedRequest, info: RequestInfo, note: str) -> None:
+    """Give ``record`` the requestId and state of ``info`` and commit.
+
+    An imported record holding the same requestId was this very submission, imported before
+    it was reconciled: its decisions move over and the duplicate is removed.
+    """
+    duplicate = db.session.scalar(
+        select(TrackedRequest).where(TrackedRequest.request_id == info.requestId, TrackedRequest.id != record.id)
+    )
+    if duplicate is not None:
+        if duplicate.origin != IMPORTED:
+            raise ValueError("that request already belongs to another record")
+        _merge_duplicate(duplicate, record)
+    db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
+    apply_update(record, info, f"{note} {note_for(info)}")
+    db.session.commit()
+
+
+def _merge_duplicate(duplicate: TrackedRequest, record: TrackedRequest) -> None:
+    db.session.execute(
+        Decision.__table__.update().where(Decision.tracked_pk == duplicate.id).values(tracked_pk=record.id)
+    )
+    db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == duplicate.id))
+    db.session.execute(delete(StatusEvent).where(StatusEvent.request_pk == duplicate.id))
+    # An ORM-enabled DELETE: the duplicate also leaves the session, so the flush skips it.
+    db.session.execute(delete(TrackedRequest).where(TrackedRequest.id == duplicate.id))
+    db.session.flush()
+
+
+def _keep_candidates(record: TrackedRequest, matches: list[RequestInfo], now: datetime) -> None:
+    db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
+    for info in matches:
+        db.session.add(ReconcileCandidate(
+            record_pk=record.id,
+            request_id=info.requestId,
+            state=info.state,
+            start_time=parse_gateway_time(info.startTime),
+            user_name=info.userName[:255],
+            found_at=now,
+        ))
+
+
+def candidates_for(record: TrackedRequest) -> list[ReconcileCandidate]:
+    """Return the kept candidates for ``record``, oldest first."""
+    return list(db.session.scalars(
+        select(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id)
+        .order_by(ReconcileCandidate.start_time, ReconcileCandidate.id)
+    ))
+
+
+def choose(record: TrackedRequest, request_id: str) -> str:
+    """Adopt the candidate a person chose; return a message. Raise ValueError when not allowed."""
+    if not is_due(record):
+        raise ValueError("This request no longer needs matching.")
+    if request_id not in {c.request_id for c in candidates_for(record)}:
+        raise ValueError("That request is not one of the matches found for this one.")
+    info = gateway_setup.gateway_client().get_request(request_id, gateway_setup.maker_token())
+    if not match_items(record, [info]):
+        raise ValueError("That request no longer matches this one (or another record holds it).")
+    adopt(record, info, "Chosen by a person among the matches in Capillary's request list.")
+    return "Matched: this request now follows the one you chose in Capillary."

@@ -1,0 +1,96 @@
+"""Bring one tracked request up to date with Capillary, at most once per few seconds.
+
+However many browsers watch a request (and however many app processes serve them), the
+gateway is asked about it at most once per ``CAP_STATUS_MIN_REFRESH_SECONDS``: each refresh
+first *claims* the record with one atomic ``UPDATE … WHERE last_polled_at IS NULL OR
+last_polled_at < now - N`` and only the process whose update hit a row calls the gateway.
+A failure keeps the last known state and records "could not refresh: …" on the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, update
+
+from extensions import db
+from gateway.errors import GatewayError
+from gateway.types import TERMINAL_STATES
+from models import FAILED_TO_SUBMIT, NOT_CREATED, TrackedRequest, utcnow
+from services import gateway_setup, reconcile
+from services.states import describe
+from services.updates import apply_update
+
+# States that never change again: Capillary's decided ones and the app's own dead ends.
+FINAL_STATES = TERMINAL_STATES | {FAILED_TO_SUBMIT, NOT_CREATED}
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What a refresh did: whether the gateway was asked, what changed, what went wrong."""
+
+    asked: bool
+    changed: bool = False
+    error: str | None = None
+    message: str = ""
+
+
+def is_live(record: TrackedRequest) -> bool:
+    """Whether ``record`` can still change (so pages keep polling it)."""
+    return record.state not in FINAL_STATES
+
+
+def claim_poll(record_id: int, now: datetime | None = None) -> bool:
+    """Claim the right to ask the gateway about ``record_id`` now; commit; return whether won.
+
+    Atomic in the database, so it holds across threads and processes sharing it.
+    """
+    now = now or utcnow()
+    interval = timedelta(seconds=current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"])
+    result = db.session.execute(
+        update(TrackedRequest)
+        .where(TrackedRequest.id == record_id)
+        .where(or_(TrackedRequest.last_polled_at.is_(None), TrackedRequest.last_polled_at <= now - interval))
+        # Naming updated_at keeps its onupdate from firing: a poll is not a change.
+        .values(last_polled_at=now, updated_at=TrackedRequest.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def refresh(record: TrackedRequest) -> RefreshResult:
+    """Update ``record`` from the gateway if it can still change and nobody asked just now.
+
+    A record with a requestId is fetched (§3); a lost submission is reconciled against the
+    list (§4.1). Commits; never raises a gateway error.
+    """
+    if not is_live(record):
+        return RefreshResult(False, message="This request is settled; there is nothing more to check.")
+    if record.request_id is None and not reconcile.is_due(record):
+        return RefreshResult(False, message="The request is still being sent to Capillary.")
+    if not claim_poll(record.id):
+        seconds = current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"]
+        return RefreshResult(False, message=f"Capillary was checked less than {seconds} seconds ago; "
+                                            "this is the latest state.")
+    if record.request_id is None:
+        found = reconcile.reconcile(record)
+        return RefreshResult(True, changed=found.outcome in (reconcile.ADOPTED, reconcile.MARKED_NOT_CREATED),
+                             error=found.message if found.outcome == reconcile.FAILED else None,
+                             message=found.message)
+    before = record.state
+    try:
+        info = gateway_setup.gateway_client().get_request(record.request_id, gateway_setup.maker_token())
+    except GatewayError as exc:
+        record.refresh_error = exc.message
+        record.refresh_error_at = utcnow()
+        db.session.commit()
+        return RefreshResult(True, error=exc.message)
+    changed = apply_update(record, info)
+    db.session.commit()
+    if changed:
+        return RefreshResult(True, changed=True, message=f"The status changed from {describe(before).badge} "
+                                                         f"to {describe(record.state).badge}.")
+    return RefreshResult(True, message=f"Checked Capillary: still {describe(record.state).badge.lower()}.")

@@ -1,0 +1,123 @@
+"""Apply what the gateway says to a tracked record: forward only, with a timeline note.
+
+Every path that learns a request's state (a status-page refresh, the sync, a checker's
+decision, reconciliation) goes through :func:`apply_update`, so they agree on three rules:
+
+- Capillary's states only move forward (``AdminTask`` → ``approved``/``rejected``/``failed``), so
+  an older answer that arrives late never moves a decided record back to waiting;
+- the timeline note says what happened in plain words (decision, message, outcome);
+- a checker's decision claimed in this app is settled once the gateway shows the result.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from extensions import db
+from gateway.payload import mask_secrets
+from gateway.types import TERMINAL_STATES, RequestInfo
+from models import Decision, TrackedRequest, utcnow
+from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
+from services.outcome import outcome_of
+from services.states import describe
+from services.tracking import apply_info
+
+
+def note_for(info: RequestInfo) -> str:
+    """Return the timeline note for a request now in ``info.state``."""
+    outcome = outcome_of(info.state, info.details)
+    said = f": “{outcome.decision_message}”" if outcome.decision_message else ""
+    if info.state == "AdminTask":
+        return "Waiting for a checker in Capillary."
+    if info.state == "rejected":
+        return f"Rejected by a checker{said}."
+    if info.state == "approved":
+        if outcome.auto_approved:
+            return "Approved automatically (auto-approval) and applied to the customer."
+        return f"Approved by a checker{said}. Capillary changed the customer's status."
+    if info.state == "failed":
+        lead = f"Approved by a checker{said}. " if outcome.decision else ""
+        return lead + outcome.words
+    return f"Capillary reports the state '{info.state}'."
+
+
+def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = None) -> bool:
+    """Copy ``info`` onto ``record`` unless it is older news; return whether the state changed.
+
+    The caller commits. On PostgreSQL the row is locked first, so two processes applying
+    answers to the same record take turns; SQLite serialises writers anyway.
+    """
+    if record.id is not None:
+        db.session.refresh(record, with_for_update=True)
+    if record.state in TERMINAL_STATES and info.state not in TERMINAL_STATES:
+        return False  # a late answer from before the decision
+    unchanged = (
+        record.request_id == info.requestId
+        and record.state == info.state
+        and record.details == mask_secrets(info.details)
+    )
+    changed = False
+    if not unchanged:
+        changed = apply_info(record, info, note or note_for(info))
+    record.refresh_error = record.refresh_error_at = None
+    settle_decisions(record)
+    return changed
+
+
+def decision_stale_after() -> timedelta:
+    """How long a claimed decision may wait for an answer before it counts as not sent."""
+    config = current_app.config
+    return timedelta(seconds=config["CAP_CONNECT_TIMEOUT"] + config["CAP_READ_TIMEOUT"] + 60)
+
+
+def settle_decisions(record: TrackedRequest) -> None:
+    """Close this app's open decision on ``record`` now that the gateway's state is known.
+
+    Decided in Capillary → the claim is ``sent`` when Capillary shows our decision, else
+    ``failed`` (someone else decided). Still waiting long after the claim → it never reached
+    Capillary, so it is released (``failed``) and may be tried again.
+    """
+    if record.request_id is None:
+        return
+    open_decision = db.session.scalar(
+        select(Decision).where(
+            Decision.request_id == record.request_id,
+            Decision.status.in_((DECISION_SENDING, DECISION_UNKNOWN)),
+        )
+    )
+    if open_decision is None:
+        return
+    if record.state == "AdminTask":
+        if open_decision.updated_at < utcnow() - decision_stale_after():
+            open_decision.status = DECISION_FAILED
+            open_decision.error_message = (
+                "No answer came back and Capillary still shows the request waiting: the decision "
+                "did not reach Capillary. It can be made again."
+            )
+        return
+    shown = outcome_of(record.state, record.details).decision
+    if shown == open_decision.decision or (shown is None and record.state != "rejected"
+                                           and open_decision.decision == "approved"):
+        open_decision.status = DECISION_SENT
+        open_decision.error_message = None
+    else:
+        open_decision.status = DECISION_FAILED
+        open_decision.error_message = (
+            f"Capillary shows the request as {describe(record.state).badge.lower()}, "
+            "decided by someone else."
+        )
+
+
+def sent_decision(record: TrackedRequest) -> Decision | None:
+    """Return the decision on ``record`` that this app sent or is sending, if any."""
+    if record.request_id is None:
+        return None
+    return db.session.scalar(
+        select(Decision)
+        .where(Decision.request_id == record.request_id, Decision.status != DECISION_FAILED)
+        .order_by(Decision.id.desc())
+    )
+

@@ -1,0 +1,235 @@
+"""Live status: refresh from the gateway, the timeline, the poll limit, failures, the live fragment."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from extensions import db
+from models import TrackedRequest
+from services.outcome import outcome_of
+from services.refresh import claim_poll, refresh
+from tests.conftest import database_url, make_app
+from tests.lifecycle_helpers import (
+    allow_next_poll,
+    calls,
+    decide_in_capillary,
+    real_mode_environ,
+    record,
+    submit,
+)
+from tests.live_server import serve_wsgi
+
+
+def test_status_page_follows_the_request_to_approved_with_a_timeline(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    rid = record(app, pk).request_id
+    decide_in_capillary(sandbox, rid, "approved", "Fraud pattern confirmed by the store")
+    allow_next_poll(app, pk)
+
+    html = client.get(f"/requests/{pk}").get_data(as_text=True)
+
+    found = record(app, pk)
+    assert found.state == "approved"
+    assert [e.state for e in found.events] == ["sending", "AdminTask", "approved"]
+    assert "Fraud pattern confirmed by the store" in found.events[-1].note
+    assert "Checker's decision" in html and "Approved" in html
+    assert "Fraud pattern confirmed by the store" in html
+    assert "Capillary changed the customer&#39;s status." in html
+    assert "Refresh now" not in html  # settled: nothing more to check
+    assert 'data-live="false"' in html
+    assert found.end_time is not None
+
+
+def test_rejected_request_shows_the_checkers_message(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    decide_in_capillary(sandbox, record(app, pk).request_id, "rejected", "Customer called: not fraud")
+    allow_next_poll(app, pk)
+    html = client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert record(app, pk).state == "rejected"
+    assert "Customer called: not fraud" in html
+    assert "the customer&#39;s status was not changed" in html
+
+
+@pytest.mark.parametrize(("identifier", "code", "words"), [
+    ("919000000001", "8015", "Customer not found"),
+    ("919812345674", "UPDATECUSTOMERSTATUS_1032", "deleted or pending deletion"),
+])
+def test_failed_after_approval_is_explained_in_words(app, client, sandbox, valid_form, identifier, code, words):
+    pk = submit(client, {**valid_form, "identifierValue": "+" + identifier})
+    decide_in_capillary(sandbox, record(app, pk).request_id, "approved", "ok")
+    allow_next_poll(app, pk)
+    html = client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert record(app, pk).state == "failed"
+    assert "Approved, but Capillary could not apply the change" in html
+    assert words in html
+    assert f"error {code}" in html
+
+
+def test_outcome_words_for_every_documented_code():
+    def failed(code, message="x"):
+        return {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"},
+                "IntouchAPITask_Output": {"status": 400.0, "headers": {"status_code": [str(code)]},
+                                          "body": {"errors": [{"code": code, "message": message}]}}}
+
+    assert "Invalid identifier" in outcome_of("failed", failed(8013)).words
+    assert "Invalid source" in outcome_of("failed", failed(8003)).words
+    assert "Customer not found" in outcome_of("failed", failed(8015)).words
+    assert "code 9999: Odd problem" in outcome_of("failed", failed(9999, "Odd problem")).words
+    # §2.4's shape: HTTP 200 but the headers say it failed (status_code 744, fail 1).
+    odd = {"IntouchAPITask_Output": {"status": 200.0, "headers": {"status_code": ["744"], "fail": ["1"]},
+                                     "body": {}}, "AdminTask_Output": "approved"}
+    outcome = outcome_of("failed", odd)
+    assert outcome.error_code == "744" and outcome.succeeded is False and outcome.decision == "approved"
+    auto = outcome_of("approved", {"IntouchAPITask_Output": {"status": 200.0, "headers": {}, "body": {}}})
+    assert auto.auto_approved and auto.succeeded
+
+
+def test_the_gateway_is_asked_at_most_once_per_interval(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    for _ in range(5):
+        assert client.get(f"/requests/{pk}").status_code == 200
+        assert client.get(f"/requests/{pk}/live").status_code == 200
+    assert len(calls(sandbox, "get")) == 1
+    allow_next_poll(app, pk)
+    client.get(f"/requests/{pk}/live")
+    assert len(calls(sandbox, "get")) == 2
+
+
+def test_poll_limit_holds_across_app_processes_sharing_the_database(tmp_path):
+    """Two app instances (as two processes would) and eight threads: one GET to the gateway."""
+    from sandbox import create_app as create_sandbox
+
+    gateway = create_sandbox({})
+    state = gateway.extensions["sandbox"]
+    request_id = state.seed_request()
+    with serve_wsgi(gateway) as url:
+        environ = real_mode_environ(url, database_url(tmp_path))
+        apps = [make_app(tmp_path, environ, SCHEMA_SETUP="create_all") for _ in range(2)]
+        with apps[0].app_context():
+            db.session.add(TrackedRequest(
+                submission_key="k" * 32, request_id=request_id, state="AdminTask", till_id="1", store_id="2",
+                zone_id="3", concept_id="4", identifier_name="mobile", identifier_value="919780375690",
+                label="Suspended", reason="shared"))
+            db.session.commit()
+        barrier = threading.Barrier(8)
+        won = []
+
+        def poll(app):
+            with app.app_context():
+                found = db.session.get(TrackedRequest, 1)
+                barrier.wait()
+                won.append(refresh(found).asked)
+
+        threads = [threading.Thread(target=poll, args=(apps[i % 2],)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(won) == [False] * 7 + [True]
+    assert len([c for c in state.calls if c["endpoint"] == "get"]) == 1
+
+
+def test_claim_poll_is_atomic_and_respects_the_interval(app, client, valid_form):
+    pk = submit(client, valid_form)
+    with app.app_context():
+        assert claim_poll(pk) is True
+        assert claim_poll(pk) is False
+    allow_next_poll(app, pk)
+    with app.app_context():
+        assert claim_poll(pk) is True
+
+
+def test_a_failed_refresh_keeps_the_last_state_and_says_why(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    allow_next_poll(app, pk)
+    sandbox.inject_fault("500", count=1, endpoint="get")
+    page = client.get(f"/requests/{pk}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Could not refresh:" in html
+    assert "internal error (500)" in html
+    assert "Waiting for approval" in html
+    assert record(app, pk).state == "AdminTask"
+    # The next successful check clears the message.
+    allow_next_poll(app, pk)
+    html = client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert "Could not refresh:" not in html
+    assert record(app, pk).refresh_error is None
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ("timeout", "did not answer in time"),
+    ("401", "invalid or has expired"),
+    ("400-empty", "rejected the request (400)"),
+    ("unreadable", "not JSON"),
+])
+def test_refresh_failures_never_end_in_an_error_page(app, client, sandbox, valid_form, fault, words):
+    pk = submit(client, valid_form)
+    allow_next_poll(app, pk)
+    sandbox.inject_fault(fault, count=1, endpoint="get")
+    response = client.post(f"/requests/{pk}/refresh")
+    assert response.status_code == 303
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Could not refresh:" in html and words in html
+    assert record(app, pk).state == "AdminTask"
+
+
+def test_refresh_now_works_without_javascript_and_respects_the_limit(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    html = client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert f'<form method="post" action="/requests/{pk}/refresh"' in html
+    assert "Refresh now" in html
+    decide_in_capillary(sandbox, record(app, pk).request_id, "approved")
+    # Asked less than 5 s ago by the page load: no second GET, and it says so.
+    first = client.post(f"/requests/{pk}/refresh", follow_redirects=True).get_data(as_text=True)
+    assert "less than 5 seconds ago" in first
+    assert len(calls(sandbox, "get")) == 1
+    allow_next_poll(app, pk)
+    second = client.post(f"/requests/{pk}/refresh", follow_redirects=True).get_data(as_text=True)
+    assert "The status changed from Waiting for approval to Approved." in second
+    assert len(calls(sandbox, "get")) == 2
+
+
+def test_live_fragment_marks_state_and_liveness(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    response = client.get(f"/requests/{pk}/live")
+    fragment = response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert 'data-state="AdminTask"' in fragment and 'data-live="true"' in fragment
+    assert "<html" not in fragment and "Timeline" in fragment
+    decide_in_capillary(sandbox, record(app, pk).request_id, "rejected", "no")
+    allow_next_poll(app, pk)
+    fragment = client.get(f"/requests/{pk}/live").get_data(as_text=True)
+    assert 'data-state="rejected"' in fragment and 'data-live="false"' in fragment
+
+
+def test_status_page_loads_the_polling_script_without_inline_script(app, client, valid_form):
+    pk = submit(client, valid_form)
+    html = client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert re.search(r'<script src="/static/js/status\.js[^"]*" defer></script>', html)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # every script is a file
+    assert 'id="live-announcer"' in html and 'role="status"' in html
+    assert f'data-live-url="/requests/{pk}/live"' in html and 'data-poll-seconds="10"' in html
+    with client.get("/static/js/status.js") as response:
+        script = response.get_data(as_text=True)
+    assert "live-announcer" in script and "dataset.live" in script
+
+
+def test_a_late_answer_never_moves_a_decided_request_back(app, client, sandbox, valid_form):
+    from gateway.types import RequestInfo
+    from services.updates import apply_update
+
+    pk = submit(client, valid_form)
+    rid = record(app, pk).request_id
+    stale = RequestInfo.from_json(sandbox.get_request(rid))  # AdminTask, as read before the decision
+    decide_in_capillary(sandbox, rid, "approved")
+    allow_next_poll(app, pk)
+    client.get(f"/requests/{pk}")
+    with app.app_context():
+        found = db.session.get(TrackedRequest, pk)
+        assert apply_update(found, stale) is False
+        db.session.commit()
+    assert record(app, pk).state == "approved"

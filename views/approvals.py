@@ -1,0 +1,91 @@
+"""The checker console: what waits for a decision, and approve/reject with a confirmation step."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from extensions import db
+from forms.decision_form import DecisionForm
+from models import TrackedRequest, utcnow
+from services import approvals
+from services.outcome import outcome_of
+from services.refresh import refresh
+from views import form_pages
+
+bp = Blueprint("approvals", __name__, url_prefix="/approvals")
+
+
+@bp.get("")
+def index():
+    """List requests waiting in AdminTask, newest first, read from the gateway."""
+    page = approvals.pending_page(request.args.get("page", 1, type=int))
+    now = utcnow()
+    ages = {r.id: age_text(now - (r.start_time or r.created_at)) for r in page.records}
+    return render_template("approvals/index.html", page=page, ages=ages)
+
+
+def age_text(delta: timedelta) -> str:
+    """Say how long something has waited, e.g. "5 minutes", "3 hours", "2 days"."""
+    seconds = max(int(delta.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "under a minute"
+
+
+def _record(pk: int) -> TrackedRequest:
+    return db.session.get(TrackedRequest, pk) or abort(404)
+
+
+def _decision_page(record: TrackedRequest, form: DecisionForm, status: int = 200, problem: str | None = None):
+    return render_template(
+        "approvals/decide.html", record=record, form=form, problem=problem,
+        # When it cannot be decided at all (its state, an earlier claim) no form is shown.
+        blocked=approvals.why_not_decidable(record), outcome=outcome_of(record.state, record.details),
+    ), status
+
+
+@form_pages.register("approvals.decide")
+def _decide_again(formdata, notice: str, args: dict):
+    """After an expired page or a new sign-in: the decision page again, choice and message kept."""
+    form = DecisionForm(formdata=formdata)
+    return _decision_page(_record(args["pk"]), form, problem=(
+        "This form expired, so nothing was sent. Your choice and message are kept: check them and continue."))[0]
+
+
+@bp.get("/<int:pk>")
+def review(pk: int):
+    """Show the request and the decision form (``?decision=approved|rejected`` preselects one)."""
+    record = _record(pk)
+    refresh(record)  # decide on the current state, not on what the console showed minutes ago
+    form = DecisionForm(formdata=None, decision=request.args.get("decision")
+                        if request.args.get("decision") in approvals.DECISIONS else None)
+    return _decision_page(record, form)
+
+
+@bp.post("/<int:pk>")
+def decide(pk: int):
+    """Step 1 (``step=review``): check and show the confirmation. Step 2 (``step=confirm``): send it."""
+    record = _record(pk)
+    form = DecisionForm()
+    step = form.step.data
+    if step == "edit":
+        return _decision_page(record, form)
+    if not form.validate():
+        return _decision_page(record, form, 422)
+    if step == "confirm":
+        result = approvals.decide(record, form.decision.data, form.message.data)
+    else:
+        result = approvals.check_decision(record, form.decision.data, form.message.data)
+        if result is None:
+            return render_template("approvals/confirm.html", record=record, form=form)
+    if result.status == "refused":
+        for name, message in result.errors.items():
+            getattr(form, name).errors = [message]
+        return _decision_page(record, form, 422 if result.errors else 409,
+                              problem=None if result.errors else result.message)
+    flash(result.message, "good" if result.status == "ok" else "warn")
+    return redirect(url_for("requests.show", pk=record.id), 303)

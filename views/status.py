@@ -1,0 +1,95 @@
+"""A request's status page actions: live updates, "Refresh now", resend, choose a match."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from extensions import db
+from gateway.errors import GatewayError
+from models import Decision, TrackedRequest
+from services import reconcile, store_scope
+from services.outcome import outcome_of
+from services.refresh import is_live, refresh
+from services.resend import resend, resent_as
+from services.states import describe
+
+bp = Blueprint("status", __name__)
+
+
+def status_context(record: TrackedRequest) -> dict:
+    """What the status page and its live fragment show about ``record``."""
+    decisions = db.session.scalars(
+        select(Decision).where(Decision.tracked_pk == record.id).order_by(Decision.id.desc())
+    ).all()
+    return {
+        "record": record,
+        "text": describe(record.state),
+        "outcome": outcome_of(record.state, record.details),
+        "live": is_live(record),
+        "candidates": reconcile.candidates_for(record) if record.request_id is None else [],
+        "decisions": decisions,
+        "resent_as": resent_as(record),
+        "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
+        "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
+    }
+
+
+def _record(pk: int) -> TrackedRequest:
+    record = db.session.get(TrackedRequest, pk)
+    if record is None or not store_scope.can_view(current_user, record):
+        abort(404)  # another store's request is "not found" to a maker
+    return record
+
+
+@bp.get("/requests/<int:pk>/live")
+def live(pk: int):
+    """Return the status fragment (state, outcome, timeline), refreshed if due; polled by status.js."""
+    record = _record(pk)
+    refresh(record)
+    response = current_app.make_response(render_template("requests/_live.html", **status_context(record)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# A background poll: sign-in's idle timeout must not count it as the person being active.
+live.passive = True
+
+
+@bp.post("/requests/<int:pk>/refresh")
+def refresh_now(pk: int):
+    """Ask Capillary now (within the per-request poll limit), then show the status page."""
+    record = _record(pk)
+    result = refresh(record)
+    if result.error:
+        flash(f"Could not refresh: {result.error} The last known state is shown.", "error")
+    else:
+        flash(result.message, "good" if result.changed else "info")
+    return redirect(url_for("requests.show", pk=pk), 303)
+
+
+@bp.post("/requests/<int:pk>/resend")
+def resend_request(pk: int):
+    """Resend a request Capillary never created, with the same values, and show the new one."""
+    record = _record(pk)
+    try:
+        new, sent = resend(record)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("requests.show", pk=pk), 303)
+    flash("Resent as a new request." if sent else "This request was already resent; here is the new one.", "info")
+    return redirect(url_for("requests.show", pk=new.id), 303)
+
+
+@bp.post("/requests/<int:pk>/match")
+def choose_match(pk: int):
+    """Adopt the Capillary request a person chose among several matches."""
+    record = _record(pk)
+    try:
+        flash(reconcile.choose(record, request.form.get("request_id", "")), "good")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    except GatewayError as exc:
+        flash(f"Could not check that request in Capillary: {exc.message} Nothing was changed.", "error")
+    return redirect(url_for("requests.show", pk=pk), 303)
