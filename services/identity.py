@@ -1,0 +1,190 @@
+"""Per-user Capillary identity: which X-CAP-UI-AUTH-TOKEN a person acts with.
+
+Capillary records the maker and checker from the ``X-CAP-UI-AUTH-TOKEN`` JWT, so a person who
+stored their own token on their profile submits and decides with it; everyone else uses the
+deployment's shared ``CAP_UI_AUTH_TOKEN`` / ``CAP_CHECKER_UI_AUTH_TOKEN``.
+
+A personal token is encrypted at rest with Fernet under ``CAP_TOKEN_KEY`` (several
+comma-separated keys rotate: the first encrypts, any decrypts) and is never shown again. Its
+``exp`` claim is read *without verifying the signature*, only to tell the person when it
+ends; Capillary is the one that checks it. A personal token the gateway rejected (401) or
+that has expired is never silently swapped for the shared one: that would make Capillary
+record someone else as the maker. The call fails with :class:`OwnTokenUnusable` instead,
+which says to renew it on the profile page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app, has_request_context
+
+from gateway.errors import GatewayError, TokenRejected
+from models import utcnow
+from models.users import TokenState, User
+
+log = logging.getLogger(__name__)
+
+MAKER = "maker"
+CHECKER = "checker"
+# Header-safe: printable ASCII without spaces. JWTs are a few hundred characters.
+_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{16,8192}")
+
+
+class TokenFormatError(ValueError):
+    """The text given as a token cannot be one (the message says why, never echoing it)."""
+
+
+class OwnTokenUnusable(TokenRejected):
+    """The acting person's own token is known to be rejected, expired or unreadable: nothing is sent."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=None)
+
+
+# -- encryption at rest ------------------------------------------------------------------------
+
+
+def _cipher() -> MultiFernet:
+    app = current_app._get_current_object()
+    cipher = app.extensions.get("token_cipher")
+    if cipher is None:
+        keys = [key.strip() for key in app.config["CAP_TOKEN_KEY"].split(",") if key.strip()]
+        cipher = app.extensions["token_cipher"] = MultiFernet([Fernet(key) for key in keys])
+    return cipher
+
+
+def encrypt(token: str) -> bytes:
+    """Return ``token`` encrypted (and authenticated) under the current key."""
+    return _cipher().encrypt(token.encode("ascii"))
+
+
+def decrypt(ciphertext: bytes) -> str | None:
+    """Return the token, or None when no configured key opens it (e.g. a key was retired)."""
+    try:
+        return _cipher().decrypt(ciphertext).decode("ascii")
+    except (InvalidToken, UnicodeDecodeError):
+        return None
+
+
+# -- the exp claim -------------------------------------------------------------------------------
+
+
+def token_expiry(token: str) -> datetime | None:
+    """Return the JWT's ``exp`` as naive UTC, read without verifying; None if there is none."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = claims.get("exp") if isinstance(claims, dict) else None
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            return None
+        return datetime.fromtimestamp(exp, UTC).replace(tzinfo=None)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
+        return None
+
+
+def check_token_text(text: str) -> str:
+    """Return the token to store, stripped; raise :class:`TokenFormatError` if it cannot be one."""
+    token = (text or "").strip()
+    if not token:
+        raise TokenFormatError("Paste the token.")
+    if not _TOKEN_PATTERN.fullmatch(token):
+        raise TokenFormatError(
+            "That does not look like a token: it must be 16 to 8192 characters with no spaces or "
+            "line breaks (copy the whole X-CAP-UI-AUTH-TOKEN value)."
+        )
+    expires = token_expiry(token)
+    if expires is not None and expires <= utcnow():
+        raise TokenFormatError(f"That token expired on {expires:%Y-%m-%d %H:%M} UTC: get a new one first.")
+    return token
+
+
+# -- a user's token ------------------------------------------------------------------------------
+
+
+def set_user_token(user: User, text: str) -> None:
+    """Validate and store ``text`` as the user's own token (encrypted); the caller commits."""
+    token = check_token_text(text)
+    user.ui_token_ciphertext = encrypt(token)
+    user.ui_token_set_at = utcnow()
+    user.ui_token_expires_at = token_expiry(token)
+    user.ui_token_rejected_at = None
+
+
+def clear_user_token(user: User) -> None:
+    """Forget the user's own token; they act with the deployment's token again."""
+    user.ui_token_ciphertext = None
+    user.ui_token_set_at = user.ui_token_expires_at = user.ui_token_rejected_at = None
+
+
+def token_problem(user: User | None) -> str | None:
+    """Say why the user's own token cannot be used (None when it can, or when they have none)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    state = user.token_state()
+    if state == TokenState.REJECTED:
+        return (f"Capillary rejected your own token on {user.ui_token_rejected_at:%Y-%m-%d %H:%M} UTC. "
+                "Set a new one on your profile (or clear it to use the shared token), then try again.")
+    if state == TokenState.EXPIRED:
+        return (f"Your own Capillary token expired on {user.ui_token_expires_at:%Y-%m-%d %H:%M} UTC. "
+                "Set a new one on your profile (or clear it to use the shared token), then try again.")
+    return None
+
+
+def current_actor() -> User | None:
+    """Return the signed-in user, or None (outside a request, or nobody signed in)."""
+    if not has_request_context():
+        return None
+    from flask_login import current_user
+
+    user = current_user._get_current_object()
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def token_for(role: str, user: User | None) -> str:
+    """Return the token ``user`` acts with as ``role`` (``maker`` or ``checker``).
+
+    :param user: the acting person; None means "nobody in particular" (the deployment's token).
+    :raises OwnTokenUnusable: the user's own token is rejected, expired or cannot be decrypted.
+    """
+    if user is not None and user.has_own_token:
+        problem = token_problem(user)
+        if problem:
+            raise OwnTokenUnusable(problem + " Nothing was sent.")
+        token = decrypt(user.ui_token_ciphertext)
+        if token is None:
+            log.warning("user %s has a stored token no configured CAP_TOKEN_KEY can decrypt", user.id)
+            raise OwnTokenUnusable("Your stored Capillary token can no longer be read (the app's key "
+                                   "changed). Set it again on your profile. Nothing was sent.")
+        return token
+    config = current_app.config
+    if role == CHECKER:
+        return config["CAP_CHECKER_UI_AUTH_TOKEN"] or config["CAP_UI_AUTH_TOKEN"]
+    return config["CAP_UI_AUTH_TOKEN"]
+
+
+def note_gateway_error(error: GatewayError, user: User | None) -> bool:
+    """After a failed call made with ``user``'s token: on a 401, mark their own token rejected.
+
+    Returns whether the token was marked; the change (and its audit event) is added to the
+    session for the caller to commit.
+    """
+    if not isinstance(error, TokenRejected) or isinstance(error, OwnTokenUnusable):
+        return False
+    if user is None or user.token_state() != TokenState.ACTIVE:
+        return False  # the shared token was used: an operator must renew CAP_UI_AUTH_TOKEN
+    from services import audit
+
+    user.ui_token_rejected_at = utcnow()
+    audit.record("token.rejected", actor=user, target=f"user {user.username}",
+                 detail="Capillary answered 401 to the user's own token")
+    log.info("own token of user %s marked rejected after a 401", user.id)
+    return True

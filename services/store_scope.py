@@ -1,0 +1,106 @@
+"""Store scoping: which stores a person may submit for, and which requests they may see.
+
+A maker (a store manager) submits only for their assigned stores; an agent for any store.
+The form is filled from the maker's assignment and shows the store as read-only, but the
+rule is enforced here on the server: a changed store, zone or concept fails validation.
+Makers see only their stores' requests; agents, checkers and admins see all of them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, false
+from wtforms.validators import ValidationError
+
+from models import TrackedRequest
+from models.users import ADMIN, AGENT, CHECKER, MAKER, User
+
+SUBMIT_ROLES = (MAKER, AGENT)
+
+
+def may_submit(user: User) -> bool:
+    """Whether the user may submit requests at all."""
+    return user.has_role(*SUBMIT_ROLES)
+
+
+def submit_stores(user: User) -> tuple[str, ...] | None:
+    """Return the store IDs the user may submit for, or None for "any store" (agents)."""
+    if user.has_role(AGENT):
+        return None
+    return user.store_ids if user.has_role(MAKER) else ()
+
+
+def visible_stores(user: User) -> tuple[str, ...] | None:
+    """Return the store IDs whose requests the user may see, or None for all."""
+    if user.has_role(AGENT, CHECKER, ADMIN):
+        return None
+    return user.store_ids
+
+
+def can_view(user: User, record: TrackedRequest) -> bool:
+    """Whether the user may open this request."""
+    stores = visible_stores(user)
+    return stores is None or record.store_id in stores or record.submitted_by_id == user.id
+
+
+def visible(stmt: Select, user: User) -> Select:
+    """Narrow a SELECT of TrackedRequest to what the user may see."""
+    stores = visible_stores(user)
+    if stores is None:
+        return stmt
+    if not stores:
+        return stmt.where(TrackedRequest.submitted_by_id == user.id) if user.id else stmt.where(false())
+    return stmt.where(TrackedRequest.store_id.in_(stores) | (TrackedRequest.submitted_by_id == user.id))
+
+
+def prefill(form, user: User) -> None:
+    """Fill empty location fields from the maker's first store and lock what is theirs to lock."""
+    stores = submit_stores(user)
+    if not stores:
+        return
+    chosen = user.assignment(form.storeId.data or "") or user.stores[0]
+    for field, value in ((form.storeId, chosen.store_id), (form.zoneId, chosen.zone_id),
+                         (form.conceptId, chosen.concept_id), (form.tillId, chosen.till_id)):
+        if value and not field.data:
+            field.data = value
+    if len(stores) == 1:
+        # Read-only, not disabled: a disabled input is not posted. The server checks it anyway.
+        form.storeId.render_kw = {**(form.storeId.render_kw or {}), "readonly": True}
+        for field, value in ((form.zoneId, chosen.zone_id), (form.conceptId, chosen.concept_id)):
+            if value:
+                field.render_kw = {**(field.render_kw or {}), "readonly": True}
+
+
+def store_hint(user: User) -> str | None:
+    """The hint under the store field for a maker: which stores are theirs."""
+    stores = submit_stores(user)
+    if not stores:
+        return None
+    if len(stores) == 1:
+        return f"Your store ({stores[0]}): makers submit only for their own stores."
+    return f"Your stores: {', '.join(stores)}. Makers submit only for their own stores."
+
+
+def validators(user: User) -> dict:
+    """Extra WTForms validators enforcing the user's store scope (for ``form.validate``)."""
+    stores = submit_stores(user)
+    if stores is None:
+        return {}
+
+    def store_is_theirs(form, field):
+        if field.data and field.data not in stores:
+            mine = ", ".join(stores) or "none"
+            raise ValidationError(f"You can only submit for your own store(s): {mine}.")
+
+    def matches_assignment(attribute: str, label: str):
+        def check(form, field):
+            assignment = user.assignment(form.storeId.data or "")
+            expected = getattr(assignment, attribute, "") if assignment else ""
+            if expected and field.data != expected:
+                raise ValidationError(f"Store {assignment.store_id} is in {label} {expected}.")
+        return check
+
+    return {
+        "storeId": [store_is_theirs],
+        "zoneId": [matches_assignment("zone_id", "zone")],
+        "conceptId": [matches_assignment("concept_id", "concept")],
+    }

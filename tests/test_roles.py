@@ -1,0 +1,234 @@
+"""Role boundaries: who may open which page, store scoping for makers, and the maker-checker rule."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import TrackedRequest
+from services import people
+from tests.conftest import VALID_FORM, make_app, sign_in, signed_in_client
+
+PASSWORD = "a long enough secret 42"  # noqa: S105 - a test account's
+OTHER_STORE = {"tillId": "60000001", "storeId": "60000002", "zoneId": "60000003", "conceptId": "60000004"}
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+
+
+def _submit(client, form, key):
+    return client.post("/requests", data={**form, "submission_key": key})
+
+
+def _record_ids(app):
+    with app.app_context():
+        return db.session.scalars(select(TrackedRequest.id).order_by(TrackedRequest.id)).all()
+
+
+def _person(app, name, roles, stores=()):
+    with app.app_context():
+        people.create_user(name, roles, PASSWORD, stores, actor=None, actor_name="test")
+        db.session.commit()
+    client = app.test_client()
+    sign_in(client, name, PASSWORD)
+    return client
+
+
+# -- which pages each role opens ------------------------------------------------------------------------
+
+PAGES = [
+    # path, roles that may open it
+    ("/requests/new", {"maker", "agent"}),
+    ("/requests", {"maker", "agent", "checker", "admin"}),
+    ("/profile", {"maker", "agent", "checker", "admin"}),
+    ("/approvals", {"checker"}),
+    ("/admin/users", {"admin"}),
+    ("/admin/audit", {"admin"}),
+    ("/admin/audit.csv", {"admin"}),
+    ("/admin/settings", {"admin"}),
+    ("/bulk", {"agent", "admin"}),
+    ("/sandbox", {"maker", "agent", "checker", "admin"}),  # the trainer page, in sandbox mode
+]
+
+
+@pytest.mark.parametrize("role", ["maker", "agent", "checker", "admin"])
+def test_each_role_opens_exactly_its_pages(app, role):
+    client = signed_in_client(app, role)
+    for path, allowed in PAGES:
+        if not any(rule.rule == path for rule in app.url_map.iter_rules()):
+            continue  # a page another issue has not added yet
+        with client.get(path) as response:
+            expected = 200 if role in allowed else 403
+            assert response.status_code == expected, (role, path, response.status_code)
+            if expected == 403:
+                assert "You do not have access to this page" in _text(response)
+                assert "Ask an administrator" in _text(response)
+
+
+def test_the_navigation_shows_only_what_the_role_opens(app):
+    checker_page = signed_in_client(app, "checker").get("/profile").get_data(as_text=True)
+    assert 'href="/requests/new"' not in checker_page and 'href="/admin/users"' not in checker_page
+    admin_page = signed_in_client(app, "admin").get("/profile").get_data(as_text=True)
+    assert 'href="/admin/users"' in admin_page and 'href="/requests/new"' not in admin_page
+    agent_page = signed_in_client(app, "agent").get("/profile").get_data(as_text=True)
+    assert 'href="/requests/new"' in agent_page and 'href="/admin/users"' not in agent_page
+    assert "Signed in as" in agent_page and "(agent)" in agent_page
+
+
+def test_a_person_with_several_roles_has_all_of_them(app):
+    both = _person(app, "pat", ["agent", "checker"])
+    assert both.get("/requests/new").status_code == 200
+    assert both.get("/approvals").status_code == 200
+    assert both.get("/admin/users").status_code == 403
+
+
+def test_post_routes_are_guarded_too(app, checker_client, sandbox):
+    response = _submit(checker_client, VALID_FORM, "d" * 32)
+    assert response.status_code == 403
+    assert sandbox.created_count == 0
+    assert _record_ids(app) == []
+
+
+def test_the_trainer_page_does_not_exist_outside_the_sandbox(tmp_path):
+    from tests.test_config import REAL
+
+    app = make_app(tmp_path, REAL)
+    client = signed_in_client(app, "admin")
+    assert client.get("/sandbox").status_code == 404
+
+
+# -- makers: their own stores only ---------------------------------------------------------------------
+
+
+def test_the_makers_form_is_filled_from_their_store_and_locked(maker_client):
+    html = maker_client.get("/requests/new").get_data(as_text=True)
+    store_input = re.search(r'<input[^>]*name="storeId"[^>]*>', html).group(0)
+    assert "readonly" in store_input and 'value="50682288"' in store_input
+    for value in ("50682288", "50682286", "50678331", "50682289"):
+        assert f'value="{value}"' in html
+    assert "Your store (50682288)" in html
+
+
+def test_a_maker_submits_for_their_store(app, maker_client, sandbox):
+    response = _submit(maker_client, VALID_FORM, "e" * 32)
+    assert response.status_code == 303
+    assert sandbox.created_count == 1
+    with app.app_context():
+        (record,) = db.session.scalars(select(TrackedRequest)).all()
+        assert record.submitter.username == "maker"
+
+
+@pytest.mark.parametrize("change", [
+    {"storeId": "60000002"},  # another store
+    {"zoneId": "60000003"},  # their store, but claimed in another zone
+    {"conceptId": "60000004"},
+])
+def test_a_maker_cannot_submit_for_another_store_even_by_editing_the_page(app, maker_client, sandbox, change):
+    review = maker_client.post("/requests/new", data={**VALID_FORM, **change})
+    assert review.status_code == 422
+    text = _text(review)
+    assert "You can only submit for your own store(s): 50682288" in text or "Store 50682288 is in" in text
+    created = _submit(maker_client, {**VALID_FORM, **change}, "f" * 32)
+    assert created.status_code == 422
+    assert sandbox.created_count == 0
+    assert _record_ids(app) == []
+
+
+def test_an_agent_submits_for_any_store(app, client, sandbox):
+    assert _submit(client, {**VALID_FORM, **OTHER_STORE}, "a1" * 16).status_code == 303
+    assert _submit(client, VALID_FORM, "a2" * 16).status_code == 303
+    assert sandbox.created_count == 2
+
+
+def test_a_maker_with_several_stores_may_pick_only_among_them(app, sandbox):
+    maker = _person(app, "morgan", ["maker"], ["50682288", "60000002 zone=60000003 concept=60000004"])
+    page = _text(maker.get("/requests/new"))
+    assert "Your stores: 50682288, 60000002" in page
+    assert _submit(maker, {**VALID_FORM, **OTHER_STORE}, "b1" * 16).status_code == 303
+    assert _submit(maker, {**VALID_FORM, "storeId": "70000000"}, "b2" * 16).status_code == 422
+    assert sandbox.created_count == 1
+
+
+def test_a_maker_sees_only_their_stores_requests(app, client, maker_client):
+    assert _submit(client, {**VALID_FORM, **OTHER_STORE}, "c1" * 16).status_code == 303
+    assert _submit(client, VALID_FORM, "c2" * 16).status_code == 303
+    other_id, own_id = _record_ids(app)
+    assert maker_client.get(f"/requests/{other_id}").status_code == 404
+    assert maker_client.get(f"/requests/new?from={other_id}").status_code == 404
+    assert maker_client.get(f"/requests/{own_id}").status_code == 200
+    history = maker_client.get("/requests").get_data(as_text=True)
+    assert f'href="/requests/{own_id}"' in history and f'href="/requests/{other_id}"' not in history
+    agent_history = client.get("/requests").get_data(as_text=True)
+    assert f'href="/requests/{other_id}"' in agent_history
+
+
+def test_a_maker_cannot_act_on_another_stores_request_through_its_status_actions(app, client, maker_client):
+    assert _submit(client, {**VALID_FORM, **OTHER_STORE}, "d1" * 16).status_code == 303
+    (other_id,) = _record_ids(app)
+    assert maker_client.get(f"/requests/{other_id}/live").status_code == 404
+    assert maker_client.post(f"/requests/{other_id}/refresh").status_code == 404
+
+
+# -- checkers: never their own request ----------------------------------------------------------------
+
+
+def _pending_request(app, client):
+    assert _submit(client, VALID_FORM, "e1" * 16).status_code == 303
+    (pk,) = _record_ids(app)
+    return pk
+
+
+def _approve(client, pk):
+    return client.post(f"/approvals/{pk}", data={"decision": "approved", "message": "Looks right", "step": "confirm"})
+
+
+def test_a_checker_cannot_approve_a_request_they_made(app, sandbox):
+    if "approvals.decide" not in app.view_functions:
+        pytest.fail("the approvals console (views/approvals.py) is missing")
+    both = _person(app, "quinn", ["agent", "checker"])
+    pk = _pending_request(app, both)
+    page = _text(both.get(f"/approvals/{pk}"))
+    assert "You submitted this request" in page
+    calls_before = len(sandbox.calls)
+    response = _approve(both, pk)
+    assert response.status_code in (409, 422)
+    assert "You submitted this request" in _text(response)
+    assert len(sandbox.calls) == calls_before  # nothing was sent to Capillary
+    with app.app_context():
+        assert db.session.get(TrackedRequest, pk).state == "AdminTask"
+
+
+def test_another_checker_approves_it(app, client, checker_client, sandbox):
+    pk = _pending_request(app, client)
+    response = _approve(checker_client, pk)
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(TrackedRequest, pk).state == "approved"
+
+
+def test_can_decide_rule(app):
+    from services.permissions import can_decide
+
+    with app.app_context():
+        checker, agent = people.find_user("checker"), people.find_user("agent")
+        own = TrackedRequest(submitted_by_id=checker.id)
+        other = TrackedRequest(submitted_by_id=agent.id)
+        imported = TrackedRequest(submitted_by_id=None)
+        assert can_decide(checker, other) and can_decide(checker, imported)
+        assert not can_decide(checker, own)
+        assert not can_decide(agent, other)  # not a checker
+
+
+def test_a_maker_cannot_approve(app, client, maker_client, sandbox):
+    pk = _pending_request(app, client)
+    calls = len(sandbox.calls)
+    response = _approve(maker_client, pk)
+    assert response.status_code == 403
+    assert "checker" in _text(response)
+    assert len(sandbox.calls) == calls
+    with app.app_context():
+        assert db.session.get(TrackedRequest, pk).state == "AdminTask"

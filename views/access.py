@@ -1,0 +1,272 @@
+"""Who may open what, decided in one place for every request.
+
+- Every page needs a signed-in, enabled user, except the sign-in page, the health probes
+  and static files (:data:`PUBLIC_ENDPOINTS`).
+- A session ends after ``CAP_IDLE_TIMEOUT_MINUTES`` without activity and, at the latest,
+  ``CAP_SESSION_MAX_HOURS`` after sign-in. Background polls marked :func:`passive` do not
+  count as activity; the "stay signed in" button (static/js/session.js) does.
+- Pages need roles by endpoint or blueprint (:data:`ENDPOINT_ROLES`, :data:`BLUEPRINT_ROLES`;
+  any one listed role suffices); :func:`require_roles` does the same for a single view.
+- :func:`can_decide` (services/permissions.py) is the maker-checker rule: a checker never
+  decides their own request.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from extensions import db, login_manager
+from models.users import ADMIN, AGENT, CHECKER, MAKER, User
+from services.permissions import can_decide, decision_refusal  # noqa: F401 - re-exported
+from views import form_pages
+
+PUBLIC_ENDPOINTS = {"auth.login", "static", "health.healthz", "health.readyz"}
+PUBLIC_PATHS = {"/healthz", "/readyz"}
+
+SUBMIT_ROLES = (MAKER, AGENT)
+ENDPOINT_ROLES = {
+    "requests.new": SUBMIT_ROLES,
+    "requests.review": SUBMIT_ROLES,
+    "requests.create": SUBMIT_ROLES,
+    "status.resend_request": SUBMIT_ROLES,
+    "status.choose_match": SUBMIT_ROLES,
+}
+BLUEPRINT_ROLES = {
+    "admin": (ADMIN,),
+    "approvals": (CHECKER,),
+    "bulk": (AGENT, ADMIN),
+}
+# Blueprints that exist only in the training sandbox (any signed-in user there).
+SANDBOX_BLUEPRINTS = {"trainer"}
+# Background polls (besides views marked @passive): they do not keep a session alive.
+PASSIVE_ENDPOINTS = {"status.live"}
+
+ROLE_WORDS = {MAKER: "maker", AGENT: "support agent", CHECKER: "checker", ADMIN: "administrator"}
+
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
+
+
+def init_app(app: Flask) -> None:
+    """Set up Flask-Login and the gate that runs before every request."""
+    login_manager.init_app(app)
+    # "strong": a session cookie replayed from another address or browser is emptied.
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "auth.login"
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(lambda: sign_in_required())
+    app.before_request(_gate)
+    app.jinja_env.globals.update(can_open=_can_open, own_token_problem=_own_token_problem)
+
+
+def _can_open(endpoint: str) -> bool:
+    return current_user.is_authenticated and allowed(current_user, endpoint)
+
+
+def _own_token_problem() -> str | None:
+    from services.identity import token_problem
+
+    return token_problem(current_user)
+
+
+def _load_user(identity: str) -> User | None:
+    user_id, _, epoch = (identity or "").partition(":")
+    if not (user_id.isdigit() and epoch.isdigit() and len(user_id) <= 18 and len(epoch) <= 18):
+        return None
+    try:
+        user = db.session.get(User, int(user_id))
+    except SQLAlchemyError:
+        # Remembered, so the page says "database unavailable" (views/errors.py) rather than
+        # treating the person as signed out; Flask-Login then caches them as anonymous.
+        db.session.rollback()
+        g.user_store_failed = True
+        return None
+    if user is None or user.disabled or user.session_epoch != int(epoch):
+        return None
+    return user
+
+
+class UserStoreUnavailable(SQLAlchemyError):
+    """The signed-in person could not be loaded because the database failed."""
+
+
+# -- the gate ------------------------------------------------------------------------------------
+
+
+def _gate():
+    if request.endpoint in PUBLIC_ENDPOINTS or request.path in PUBLIC_PATHS:
+        return None
+    if not current_user.is_authenticated:
+        if g.get("user_store_failed"):
+            raise UserStoreUnavailable("the users table could not be read")
+        return sign_in_required()
+    expired = session_expired()
+    if expired:
+        end_session(expired)
+        return sign_in_required(expired)
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint not in PASSIVE_ENDPOINTS and not getattr(view, "passive", False):
+        session[SEEN_AT] = int(time.time())
+    if request.blueprint in SANDBOX_BLUEPRINTS and not current_app.config["SANDBOX_MODE"]:
+        abort(404)
+    roles = required_roles(request.endpoint, request.blueprint)
+    if roles and not current_user.has_role(*roles):
+        abort(403, description=refusal(roles))
+    return None
+
+
+def required_roles(endpoint: str | None, blueprint: str | None) -> tuple[str, ...]:
+    """Return the roles (any one suffices) a page needs; empty when any signed-in user may open it."""
+    if endpoint in ENDPOINT_ROLES:
+        return ENDPOINT_ROLES[endpoint]
+    return BLUEPRINT_ROLES.get(blueprint or "", ())
+
+
+def allowed(user: User, endpoint: str) -> bool:
+    """Whether ``user`` may open ``endpoint`` (used to pick links and the page after sign-in)."""
+    if endpoint not in current_app.view_functions:
+        return False
+    blueprint = endpoint.rpartition(".")[0]
+    if blueprint in SANDBOX_BLUEPRINTS and not current_app.config["SANDBOX_MODE"]:
+        return False
+    roles = required_roles(endpoint, blueprint)
+    return not roles or user.has_role(*roles)
+
+
+def refusal(roles) -> str:
+    """The 403 page's explanation."""
+    words = " or ".join(ROLE_WORDS[role] for role in roles)
+    return (f"This page needs the {words} role. Your roles: {', '.join(current_user.roles) or 'none'}. "
+            "Ask an administrator if you need access.")
+
+
+def require_roles(*roles: str):
+    """Decorate a view so only users holding one of ``roles`` may open it (403 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return sign_in_required()
+            if not current_user.has_role(*roles):
+                abort(403, description=refusal(roles))
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def passive(view):
+    """Mark a view as a background poll: calling it does not keep the session alive."""
+    view.passive = True
+    return view
+
+
+# -- session limits --------------------------------------------------------------------------------
+
+
+def session_expired(now: float | None = None) -> str | None:
+    """Return ``"idle"`` or ``"too_long"`` when the signed-in session is over, else None."""
+    now = time.time() if now is None else now
+    config = current_app.config
+    signed_in, seen = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if not isinstance(signed_in, int) or not isinstance(seen, int):
+        return "idle"  # a session without the marks was not made by our sign-in
+    if now >= signed_in + config["CAP_SESSION_MAX_HOURS"] * 3600:
+        return "too_long"
+    if now >= seen + config["CAP_IDLE_TIMEOUT_MINUTES"] * 60:
+        return "idle"
+    return None
+
+
+def seconds_left(now: float | None = None) -> int:
+    """Seconds until the session ends without further activity."""
+    now = time.time() if now is None else now
+    config = current_app.config
+    idle_end = session.get(SEEN_AT, 0) + config["CAP_IDLE_TIMEOUT_MINUTES"] * 60
+    hard_end = session.get(SIGNED_IN_AT, 0) + config["CAP_SESSION_MAX_HOURS"] * 3600
+    # Rounded up: 0 exactly when session_expired() says so.
+    return max(math.ceil(min(idle_end, hard_end) - now), 0)
+
+
+def start_session() -> None:
+    """Stamp a freshly signed-in session (call right after ``login_user``)."""
+    now = int(time.time())
+    session[SIGNED_IN_AT] = now
+    session[SEEN_AT] = now
+
+
+def end_session(reason: str) -> None:
+    """End a session that ran out, and note it in the audit trail."""
+    from services import audit
+
+    user = current_user._get_current_object()
+    if isinstance(user, User):
+        audit.record_now("auth.timed_out", actor=user, target=f"user {user.username}",
+                         detail="no activity" if reason == "idle" else "maximum session length reached")
+    logout_user()
+    session.clear()
+
+
+def sign_in_required(reason: str | None = None):
+    """Answer a request that needs sign-in: JSON 401 for scripts, else the sign-in page.
+
+    A form post is not dropped: the sign-in page carries its values and shows the form again
+    afterwards (views/form_pages.py).
+    """
+    if wants_json():
+        return jsonify(signedIn=False, login=url_for("auth.login")), 401
+    if request.method == "POST" and form_pages.renderer_for(request.endpoint):
+        from views.auth import render_login
+
+        return render_login(reason=reason or "expired", resume=request.path,
+                            carried=form_pages.carried_values(request.form)), 401
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("auth.login", next=_here(), reason=reason))
+    return redirect(url_for("auth.login", reason=reason or "expired"), 303)
+
+
+def wants_json() -> bool:
+    """Whether the caller is a script (fetch) rather than a page load."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.is_json
+
+
+def _here() -> str:
+    return request.full_path if request.query_string else request.path
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return ``target`` if it is a path on this site (never another host), else None."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ch in target for ch in "\r\n\t\\"):
+        return None
+    return target
+
+
+def home_url(user: User) -> str:
+    """Where a person lands after sign-in: the first page their roles open."""
+    for endpoint in ("requests.new", "approvals.index", "admin.users", "bulk.index", "requests.history"):
+        if allowed(user, endpoint):
+            return url_for(endpoint)
+    return url_for("profile.index")

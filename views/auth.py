@@ -1,0 +1,164 @@
+"""Sign in, sign out, and keep a session alive.
+
+Sign-in starts a brand-new session (the old one is cleared first) and is rate limited per
+address and, for failed attempts, per account. Sign-out is a POST (with its CSRF token) and
+ends every session the person has. A form posted after the session ended arrives here with
+its values, which are shown again after sign-in (views/form_pages.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_user, logout_user
+from werkzeug.datastructures import MultiDict
+
+from extensions import db, limiter
+from forms.people_forms import LoginForm
+from models.users import User
+from services import audit, people
+from views import access, form_pages
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+REASONS = {
+    "idle": "You were signed out because there was no activity for a while. Sign in again to continue.",
+    "too_long": "Your session reached its maximum length. Sign in again to continue.",
+    "signed_out": "You have signed out.",
+    "expired": "Your session ended. Sign in again to continue.",
+    "form_expired": "This form expired because the page was open too long. Sign in again.",
+}
+_LOGIN_FIELDS = ("username", "password", "csrf_token", "resume")
+_CARRY_PREFIX = "carry-"
+
+
+def _account_key() -> str:
+    return "account:" + (request.form.get("username") or "").strip().lower()[:64]
+
+
+def _too_many_message() -> str:
+    log.warning("sign-in rate limit reached")
+    return "Too many sign-in attempts from this address or for this account. Wait a minute, then try again."
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CAP_LOGIN_RATE_LIMIT"], methods=["POST"],
+               key_func=get_remote_address, error_message=_too_many_message)
+@limiter.limit(lambda: current_app.config["CAP_LOGIN_ACCOUNT_RATE_LIMIT"], methods=["POST"],
+               key_func=_account_key, error_message=_too_many_message,
+               deduct_when=lambda response: bool(g.get("sign_in_failed")))
+def login():
+    """Show the sign-in form; check a sign-in and start a new session."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            expired = access.session_expired()
+            if not expired:
+                return redirect(access.safe_next(request.args.get("next")) or access.home_url(current_user))
+            access.end_session(expired)  # e.g. session.js came here when the idle time ran out
+        return render_login(reason=request.args.get("reason"), next_url=request.args.get("next"))
+    form = LoginForm()
+    resume = request.form.get("resume") or None
+    carried = [(name[len(_CARRY_PREFIX):], value) for name, value in request.form.items(multi=True)
+               if name.startswith(_CARRY_PREFIX)]
+    if not form.validate():
+        return render_login(form=form, resume=resume, carried=carried,
+                            next_url=request.args.get("next")), 422
+    user, reason = people.authenticate(form.username.data, form.password.data)
+    if user is None:
+        g.sign_in_failed = True
+        known = reason != "unknown user"
+        # The typed name is recorded only if it is a real account: a password typed into the
+        # username box must not end up in the audit trail.
+        audit.record_now("auth.sign_in_failed", actor=None,
+                         target=f"user {form.username.data.lower()}" if known else "unknown username",
+                         detail=reason)
+        error = ("This account is disabled. Ask an administrator to enable it." if reason == "disabled"
+                 else "The username or password is not right. Check them and try again.")
+        return render_login(form=form, error=error, resume=resume, carried=carried,
+                            next_url=request.args.get("next")), 401
+    return _start_session(user, resume, carried)
+
+
+def _start_session(user: User, resume: str | None, carried: list[tuple[str, str]]):
+    session.clear()  # a new session at sign-in: nothing from before survives (ASVS 3.2.1)
+    # Flask-WTF caches this request's CSRF token in g; it belongs to the cleared session, so a
+    # form rendered below (the resumed page) would carry a token that can never validate.
+    g.pop("csrf_token", None)
+    login_user(user, remember=False, fresh=True)
+    access.start_session()
+    audit.record("auth.sign_in", actor=user, target=f"user {user.username}")
+    db.session.commit()
+    found = form_pages.resolve(resume)
+    if found is not None and access.allowed(user, found[0]):
+        _endpoint, renderer, args = found
+        return renderer(MultiDict(carried), form_pages.RESUMED, args)
+    return redirect(access.safe_next(request.args.get("next")) or access.home_url(user), 303)
+
+
+def render_login(*, form: LoginForm | None = None, reason: str | None = None, error: str | None = None,
+                 resume: str | None = None, carried=(), next_url: str | None = None) -> str:
+    """Render the sign-in page (also used by the gate when a form post arrives signed out)."""
+    if form is None:
+        form = LoginForm(formdata=None)
+    if resume and form_pages.resolve(resume) is None:
+        resume, carried = None, ()
+    demo_users = people.DEMO_USERS if current_app.config["SANDBOX_MODE"] else ()
+    return render_template(
+        "auth/login.html", form=form, notice=REASONS.get(reason or ""), error=error, resume=resume,
+        carried=[(_CARRY_PREFIX + name, value) for name, value in carried],
+        next_url=access.safe_next(next_url), demo_users=demo_users,
+    )
+
+
+@form_pages.register("auth.login")
+def _login_again(formdata: MultiDict, notice: str, args: dict):
+    # The sign-in page itself expired (CSRF): show it again with the username kept.
+    form = LoginForm(formdata=MultiDict({"username": formdata.get("username", "")}))
+    return render_login(form=form, reason="form_expired", resume=formdata.get("resume"),
+                        carried=[(n[len(_CARRY_PREFIX):], v) for n, v in formdata.items(multi=True)
+                                 if n.startswith(_CARRY_PREFIX)])
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out: end this and every other session of the person, then show the sign-in page."""
+    user = current_user._get_current_object()
+    if isinstance(user, User):
+        user.end_sessions()
+        audit.record("auth.sign_out", actor=user, target=f"user {user.username}")
+        db.session.commit()
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login", reason="signed_out"), 303)
+
+
+@bp.post("/session/keep-alive")
+def keep_alive():
+    """The "stay signed in" button: any signed-in request counts as activity; say how long is left."""
+    return _session_answer()
+
+
+@bp.get("/session/status")
+@access.passive
+def session_status():
+    """How long the session has left, without extending it (other tabs may have)."""
+    return _session_answer()
+
+
+def _session_answer():
+    return jsonify(signedIn=True, secondsLeft=access.seconds_left(),
+                   warningSeconds=current_app.config["CAP_IDLE_WARNING_SECONDS"])
