@@ -5,7 +5,6 @@ Nothing is built at import time.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -39,6 +38,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         CAP_GATEWAY_TIMEZONE="UTC",
     )
     app.config.update(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A bulk job's sending threads, its claimer and heartbeat and the web threads each hold a
+        # connection: a pool this large keeps them open instead of reconnecting for every row.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_size", app.config["CAP_BULK_CONCURRENCY"] + 8)
 
     _register_extensions(app)
     _register_blueprints(app)
@@ -48,33 +51,54 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the gateway client to ``app``."""
-    from extensions import csrf, db
-    from services import gateway_setup
+    import jobs
+    import security
+    from extensions import csrf, db, migrate
+    from services import gateway_setup, people, schema
+    from views import access
 
     db.init_app(app)
+    migrate.init_app(app, db)
     csrf.init_app(app)
+    security.init_app(app)  # headers, cookie flags, ProxyFix, sign-in rate limit; no debug in real mode
     gateway_setup.init_app(app)
     with app.app_context():
         import models  # noqa: F401 - register the tables
-
-        db.create_all()
+    # `flask db upgrade` makes the schema; pages answer 503 naming it while the database is behind.
+    schema.init_app(app)
+    access.init_app(app)  # sign-in on every page, session limits, roles
+    people.init_app(app)  # the training sandbox's demo users
+    jobs.init_app(app)
 
 
 # Each module exposes ``bp`` (a Blueprint); listed in the order their routes should win.
 BLUEPRINT_MODULES = (
     "views.workflow",
+    "views.auth",
+    "views.profile",
+    "views.admin",
+    "views.status",
+    "views.approvals",
+    "views.trainer",
+    "views.bulk",
+    "views.health",
 )
 
 # Each module exposes ``init_app(app)`` registering a ``flask <group>`` CLI group.
-COMMAND_MODULES = ()
+COMMAND_MODULES = (
+    "commands.requests_cli",
+    "jobs.cli",
+    "commands.users_cli",
+)
 
 
 def _register_blueprints(app: Flask) -> None:
     """Attach the views, error pages, template helpers and CLI commands."""
     from importlib import import_module
 
-    from views import errors, template_helpers
+    from views import converters, errors, template_helpers
 
+    converters.init_app(app)  # before any route: bounds every <int:...> record ID
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(import_module(name).bp)
     for name in COMMAND_MODULES:
@@ -84,5 +108,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _configure_logging(app: Flask) -> None:
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """Structured logs with a request id, one line per request (app_logging.py)."""
+    import app_logging
+
+    app_logging.init_app(app)

@@ -26,6 +26,8 @@ SANDBOX_DEFAULTS = {
     "CAP_INTOUCH_USERNAME": "sandbox.till",
     "CAP_INTOUCH_PASSWORD": "sandbox-till-password",
     "SECRET_KEY": "sandbox-only-secret-key-not-for-real-use",
+    # A fixed Fernet key so the training sandbox's stored tokens survive restarts; never real.
+    "CAP_TOKEN_KEY": "UiTts56cKbRheuFgKONStJ1b8foA01RVD8zwV34rLec=",
 }
 
 # Settings whose values are secrets: never rendered, logged or put in the session.
@@ -63,6 +65,63 @@ def _float(env: dict, name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
     return value
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 1) -> int:
+    """Read a whole-number setting; raise ConfigError naming it when malformed or too small."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _proxy_fix(raw: str) -> tuple[int, int, int, int, int] | None:
+    """Read CAP_PROXY_FIX: empty (no proxy), N (N proxies set For/Proto/Host/Port) or 5 numbers."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) not in (1, 5) or not all(p.isdigit() for p in parts):
+        raise ConfigError(
+            "CAP_PROXY_FIX must be the number of trusted proxies (e.g. 1) or five numbers "
+            f"x_for,x_proto,x_host,x_port,x_prefix (e.g. 1,1,1,1,0), got {raw!r}"
+        )
+    numbers = [int(p) for p in parts]
+    if len(numbers) == 1:
+        numbers = [numbers[0]] * 4 + [0]
+    return tuple(numbers)  # type: ignore[return-value]
+
+
+def _rate_limit(env: dict, name: str, default: str) -> str:
+    """Read a Flask-Limiter rate string such as '10 per minute;100 per hour'."""
+    from limits import parse_many
+
+    value = (env.get(name) or "").strip() or default
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a rate limit such as '10 per minute;100 per hour', got {value!r}") from exc
+    return value
+
+
+def _check_token_key(value: str) -> None:
+    """CAP_TOKEN_KEY holds one Fernet key, or several comma-separated (newest first) to rotate."""
+    from cryptography.fernet import Fernet
+
+    try:
+        for key in value.split(","):
+            Fernet(key.strip())
+    except ValueError:  # the message must not echo the (secret) value
+        raise ConfigError(
+            "CAP_TOKEN_KEY must be a Fernet key (python -c \"from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())\"), or several separated by commas"
+        ) from None
 
 
 def _labels(raw: str | None) -> tuple[str, ...]:
@@ -116,20 +175,68 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         "CAP_OAUTH_TOKEN_URL": get("CAP_OAUTH_TOKEN_URL"),
         # The list endpoint's PageNo base is undocumented (§4.1); 0 matches pagination.number.
         "CAP_LIST_PAGE_BASE": int(get("CAP_LIST_PAGE_BASE", "0") or 0),
+        # Following a request: how often an open status page polls the app, and how often at
+        # most the app asks the gateway about one request however many pages watch it.
+        "CAP_STATUS_POLL_SECONDS": _int(env, "CAP_STATUS_POLL_SECONDS", 10),
+        "CAP_STATUS_MIN_REFRESH_SECONDS": _int(env, "CAP_STATUS_MIN_REFRESH_SECONDS", 5, minimum=0),
+        # A lost submission not found in Capillary's list this long after it was stored is
+        # shown as "not created in Capillary", with a resend.
+        "CAP_RECONCILE_GRACE_SECONDS": _int(env, "CAP_RECONCILE_GRACE_SECONDS", 300, minimum=0),
+        # `flask requests sync`: list page size (the sandbox allows 1..100), and how many days
+        # back decided requests are listed (to import those made in Capillary's own UI).
+        "CAP_SYNC_PAGE_SIZE": _int(env, "CAP_SYNC_PAGE_SIZE", 100),
+        "CAP_SYNC_LOOKBACK_DAYS": _int(env, "CAP_SYNC_LOOKBACK_DAYS", 2, minimum=0),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'capillary_requests.sqlite3'}",
         "SECRET_KEY": get("SECRET_KEY"),
+        # People and secrets: per-user token encryption, sessions, sign-in limits, logs.
+        "CAP_TOKEN_KEY": get("CAP_TOKEN_KEY"),
+        "CAP_IDLE_TIMEOUT_MINUTES": _int(env, "CAP_IDLE_TIMEOUT_MINUTES", 30),
+        "CAP_IDLE_WARNING_SECONDS": _int(env, "CAP_IDLE_WARNING_SECONDS", 120, minimum=20),
+        "CAP_SESSION_MAX_HOURS": _int(env, "CAP_SESSION_MAX_HOURS", 12),
+        "CAP_PROXY_FIX": _proxy_fix(env.get("CAP_PROXY_FIX", "")),
+        "CAP_LOGIN_RATE_LIMIT": _rate_limit(env, "CAP_LOGIN_RATE_LIMIT", "10 per minute;100 per hour"),
+        "CAP_LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(env, "CAP_LOGIN_ACCOUNT_RATE_LIMIT", "5 per minute;20 per hour"),
+        "LOG_FORMAT": get("LOG_FORMAT", "text").lower(),
+        "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
+        # Background jobs: RQ on this Redis when set, else an in-process worker thread.
+        "REDIS_URL": (env.get("REDIS_URL") or "").strip(),
+        "JOBS_QUEUE": (env.get("JOBS_QUEUE") or "capillary-requests").strip(),
+        "REDIS_KEY_PREFIX": (env.get("REDIS_KEY_PREFIX") or "capreq").strip(),
+        # How often workers run the status sync and reconciliation (seconds; 0 = never).
+        "CAP_SYNC_INTERVAL_SECONDS": _int(env, "CAP_SYNC_INTERVAL_SECONDS", 300, minimum=0),
+        # Bulk CSV submissions: gateway calls in flight per job, and calls per minute over
+        # all workers (Capillary's demo clusters allow 100 a minute).
+        "CAP_BULK_CONCURRENCY": _int(env, "CAP_BULK_CONCURRENCY", 4),
+        "CAP_BULK_RATE_PER_MINUTE": _int(env, "CAP_BULK_RATE_PER_MINUTE", 100),
+        "CAP_BULK_MAX_ROWS": _int(env, "CAP_BULK_MAX_ROWS", 10_000),
+        # A running bulk job renews its claim on the batch; a claim older than this is a
+        # dead worker's, and another worker resumes the batch.
+        "CAP_BULK_LEASE_SECONDS": _int(env, "CAP_BULK_LEASE_SECONDS", 60, minimum=2),
     }
     if settings["CAP_GATEWAY_AUTH"] not in ("none", "basic", "oauth"):
         raise ConfigError("CAP_GATEWAY_AUTH must be one of: none, basic, oauth")
+    _check_people_settings(settings)
     if not sandbox:
         _require_real_mode(settings)
     return settings
 
 
+def _check_people_settings(settings: dict) -> None:
+    """Check the sign-in, session, token-key and logging settings."""
+    if settings["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError("LOG_FORMAT must be text or json")
+    if settings["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("LOG_LEVEL must be one of: DEBUG, INFO, WARNING, ERROR")
+    if settings["CAP_IDLE_WARNING_SECONDS"] >= settings["CAP_IDLE_TIMEOUT_MINUTES"] * 60:
+        raise ConfigError("CAP_IDLE_WARNING_SECONDS must be shorter than CAP_IDLE_TIMEOUT_MINUTES")
+    if settings["CAP_TOKEN_KEY"]:
+        _check_token_key(settings["CAP_TOKEN_KEY"])
+
+
 def _require_real_mode(settings: dict) -> None:
     """Stop start-up when a setting real mode cannot work without is missing."""
-    required = ["CAP_ORG_ID", "CAP_UI_AUTH_TOKEN", "CAP_INTOUCH_HOST", "SECRET_KEY"]
+    required = ["CAP_ORG_ID", "CAP_UI_AUTH_TOKEN", "CAP_INTOUCH_HOST", "SECRET_KEY", "CAP_TOKEN_KEY"]
     missing = [name for name in required if not settings[name]]
     has_basic = settings["CAP_INTOUCH_USERNAME"] and settings["CAP_INTOUCH_PASSWORD"]
     if not (has_basic or settings["CAP_INTOUCH_AUTHORIZATION"]):
@@ -144,5 +251,25 @@ def _require_real_mode(settings: dict) -> None:
             f"{settings['CAP_GATEWAY_URL']}: {', '.join(missing)}. "
             "Set them in the environment or in .env (see .env.example)."
         )
+    if len(settings["SECRET_KEY"]) < 32:
+        raise ConfigError('SECRET_KEY must be at least 32 characters (python -c "import secrets; '
+                          'print(secrets.token_hex(32))")')
     if not settings["CAP_GATEWAY_URL"].startswith(("http://", "https://")):
         raise ConfigError("CAP_GATEWAY_URL must be 'sandbox' or a base URL such as https://eucrm.cc.capillarytech.com")
+
+
+def server_settings(root: Path, environ: dict | None = None) -> dict:
+    """Return gunicorn's settings (read by gunicorn.conf.py) from the environment and ``.env``.
+
+    ``GUNICORN_BIND`` (default 127.0.0.1:8000), ``WEB_CONCURRENCY`` worker processes (2),
+    ``GUNICORN_THREADS`` per worker (4), ``GUNICORN_TIMEOUT`` for one request (30 s) and
+    ``GUNICORN_GRACEFUL_TIMEOUT``, how long a stopping worker may finish its requests (30 s).
+    """
+    env = dict(environ) if environ is not None else _environment(root)
+    return {
+        "bind": (env.get("GUNICORN_BIND") or "127.0.0.1:8000").strip(),
+        "workers": _int(env, "WEB_CONCURRENCY", 2),
+        "threads": _int(env, "GUNICORN_THREADS", 4),
+        "timeout": _int(env, "GUNICORN_TIMEOUT", 30),
+        "graceful_timeout": _int(env, "GUNICORN_GRACEFUL_TIMEOUT", 30),
+    }

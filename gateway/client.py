@@ -31,7 +31,9 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 
 def _retry_policy() -> Retry:
     # Only a failed *connect* is retried: nothing has been sent then. Reads and statuses never.
-    return Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0, raise_on_status=False)
+    # read=False (not 0) re-raises a read error as itself: with 0, urllib3 wraps a GET/PUT read
+    # timeout in MaxRetryError, which requests turns into a ConnectionError that looks unsent.
+    return Retry(total=1, connect=1, read=False, status=0, other=0, redirect=0, raise_on_status=False)
 
 
 class GatewayClient:
@@ -298,9 +300,11 @@ def _interpret(response: requests.Response, raw: bytes, sends_change: bool) -> d
         raise errors.NotFound("Capillary's gateway answered 404: not found." + suffix,
                               status=status, detail=said)
     if status == 429:
+        retry_after = _retry_after(response)
+        wait = f" It asks to wait {retry_after:g} seconds before trying again." if retry_after else ""
         raise errors.RateLimited(
-            "Capillary is limiting requests (429 Too Many Requests)." + suffix,
-            status=status, detail=said, retry_after=_retry_after(response),
+            "Capillary is limiting requests (429 Too Many Requests)." + wait + suffix,
+            status=status, detail=said, retry_after=retry_after,
         )
     if 400 <= status < 500:
         reason = said or "no reason given"
@@ -319,6 +323,8 @@ def _interpret(response: requests.Response, raw: bytes, sends_change: bool) -> d
     if not 200 <= status < 300:
         raise errors.UnreadableResponse(f"The gateway answered with an unexpected status {status}.",
                                         status=status)
+    if not raw.strip():
+        raise errors.UnreadableResponse("The gateway's answer was empty, so it could not be read.", status=status)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -1,6 +1,10 @@
 """Database models, one module per area; importing this package registers every table."""
 
+from models.approvals import Decision
+from models.audit import AuditEvent
 from models.base import utcnow
+from models.batches import Batch, BatchRow
+from models.reconcile import ReconcileCandidate
 from models.requests import (
     FAILED_TO_SUBMIT,
     NOT_CREATED,
@@ -9,8 +13,18 @@ from models.requests import (
     StatusEvent,
     TrackedRequest,
 )
+from models.users import ROLES, StoreAssignment, User, UserRole
 
 __all__ = [
+    "AuditEvent",
+    "ROLES",
+    "StoreAssignment",
+    "User",
+    "UserRole",
+    "Batch",
+    "BatchRow",
+    "Decision",
+    "ReconcileCandidate",
     "FAILED_TO_SUBMIT",
     "NOT_CREATED",
     "SENDING",

@@ -7,12 +7,16 @@ a UI token: payloads and gateway details are stored masked.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.base import utcnow
+
+if TYPE_CHECKING:
+    from models.users import User
 
 # Local states, beside Capillary's own (AdminTask, approved, rejected, failed).
 SENDING = "sending"
@@ -54,22 +58,52 @@ class TrackedRequest(db.Model):
     maker_user_name: Mapped[str | None] = mapped_column(String(255))
     start_time: Mapped[datetime | None] = mapped_column()
     end_time: Mapped[datetime | None] = mapped_column()
+    # The signed-in user who submitted it (None for imported requests): the maker-checker and
+    # store-scope rules and the audit trail key on this, never on a name.
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
 
+    # Who submitted it: the app's user (services.actor) or, for imported ones, Capillary's userName.
+    submitted_by: Mapped[str | None] = mapped_column(String(255))
+    # The poll limit: when the gateway was last asked about it (claimed by an atomic UPDATE).
+    last_polled_at: Mapped[datetime | None] = mapped_column()
+    # The last failed refresh, shown as "could not refresh: ..." until one succeeds.
+    refresh_error: Mapped[str | None] = mapped_column(Text)
+    refresh_error_at: Mapped[datetime | None] = mapped_column()
+    # A request resent after it was not created in Capillary points back at the original.
+    resent_from_id: Mapped[int | None] = mapped_column(ForeignKey("tracked_requests.id"))
+
+    # A row of a bulk CSV file (models/batches.py): unique, so a row can never be sent twice.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    batch_line: Mapped[int | None] = mapped_column()
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    submitter: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     events: Mapped[list[StatusEvent]] = relationship(
         back_populates="request", order_by="StatusEvent.id", cascade="all, delete-orphan"
     )
 
     __table_args__ = (
+        # History: every filter is an equality prefix on (filter, created_at, id), so a page
+        # is one index range scan whatever the filter (keyset pagination, views/history.py).
         Index("ix_tracked_requests_created", "created_at", "id"),
-        Index("ix_tracked_requests_state_created", "state", "created_at"),
-        Index("ix_tracked_requests_store_created", "store_id", "created_at"),
-        Index("ix_tracked_requests_identifier", "identifier_value"),
+        Index("ix_tracked_requests_updated", "updated_at", "id"),
+        Index("ix_tracked_requests_state_created", "state", "created_at", "id"),
+        Index("ix_tracked_requests_store_created", "store_id", "created_at", "id"),
+        # A store's requests in one state (a store manager's pending list): page and count
+        # read this index alone instead of looking up every row of the store.
+        Index("ix_tracked_requests_store_state_created", "store_id", "state", "created_at", "id"),
+        Index("ix_tracked_requests_label_created", "label", "created_at", "id"),
+        Index("ix_tracked_requests_origin_created", "origin", "created_at", "id"),
+        Index("ix_tracked_requests_submitted_by_created", "submitted_by", "created_at", "id"),
+        Index("ix_tracked_requests_maker_created", "maker_user_name", "created_at", "id"),
+        Index("ix_tracked_requests_identifier", "identifier_value", "created_at", "id"),
+        Index("ix_tracked_requests_resent_from", "resent_from_id"),
+        UniqueConstraint("batch_id", "batch_line"),
     )
 
     def form_values(self) -> dict[str, object]:

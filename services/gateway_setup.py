@@ -64,12 +64,27 @@ def intouch_authorization() -> str:
     return intouch_basic_authorization(config["CAP_INTOUCH_USERNAME"], config["CAP_INTOUCH_PASSWORD"])
 
 
-def maker_token() -> str:
-    """Return the X-CAP-UI-AUTH-TOKEN used to submit requests (a secret)."""
-    return current_app.config["CAP_UI_AUTH_TOKEN"]
+# "The signed-in person" (the default); pass a User, or None for the deployment's token.
+ACTING_USER = object()
 
 
-def checker_token() -> str:
-    """Return the X-CAP-UI-AUTH-TOKEN used to approve or reject (a secret)."""
-    config = current_app.config
-    return config["CAP_CHECKER_UI_AUTH_TOKEN"] or config["CAP_UI_AUTH_TOKEN"]
+def maker_token(user=ACTING_USER) -> str:
+    """Return the X-CAP-UI-AUTH-TOKEN used to submit requests (a secret).
+
+    The acting person's own token when they stored one (profile page), else CAP_UI_AUTH_TOKEN.
+    Raises ``services.identity.OwnTokenUnusable`` (a ``TokenRejected``) when their own token
+    is known to be rejected or expired: it is never swapped for someone else's identity.
+    """
+    from services import identity
+
+    return identity.token_for(identity.MAKER, identity.current_actor() if user is ACTING_USER else user)
+
+
+def checker_token(user=ACTING_USER) -> str:
+    """Return the X-CAP-UI-AUTH-TOKEN used to approve or reject (a secret).
+
+    The acting person's own token, else CAP_CHECKER_UI_AUTH_TOKEN (or CAP_UI_AUTH_TOKEN).
+    """
+    from services import identity
+
+    return identity.token_for(identity.CHECKER, identity.current_actor() if user is ACTING_USER else user)

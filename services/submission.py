@@ -7,6 +7,7 @@ re-posted form produce one record and one gateway call.
 
 from __future__ import annotations
 
+from flask import g
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -14,8 +15,10 @@ from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import StatusChange, build_payload, mask_secrets
 from models import FAILED_TO_SUBMIT, SENDING, UNKNOWN, TrackedRequest
-from services import gateway_setup
+from services import audit, gateway_setup, identity
 from services.tracking import apply_info
+
+_ACTING = object()
 
 
 def build_for_sending(change: StatusChange) -> dict:
@@ -54,12 +57,18 @@ def new_record(change: StatusChange, submission_key: str, payload: dict) -> Trac
     return record
 
 
-def submit(change: StatusChange, submission_key: str, **record_fields) -> tuple[TrackedRequest, bool]:
+def submit(change: StatusChange, submission_key: str, *, actor=_ACTING,
+           **record_fields) -> tuple[TrackedRequest, bool]:
     """Store and send one status change.
 
+    :param actor: the User submitting (default: the signed-in person; None: nobody). The
+        record remembers them, their own Capillary token is used, and the audit event is
+        committed together with the record.
     :returns: ``(record, sent)``; ``sent`` is False when the key was already used, in which
         case the earlier record is returned and nothing is sent.
     """
+    if actor is _ACTING:
+        actor = identity.current_actor()
     existing = find_by_key(submission_key)
     if existing is not None:
         return existing, False
@@ -67,8 +76,12 @@ def submit(change: StatusChange, submission_key: str, **record_fields) -> tuple[
     record = new_record(change, submission_key, payload)
     for name, value in record_fields.items():
         setattr(record, name, value)
+    record.submitter = actor
     db.session.add(record)
     try:
+        db.session.flush()  # gives the id the audit event names
+        audit.record("request.submitted", actor=actor, target=f"request {record.id}",
+                     detail=f"store {record.store_id}: {record.identifier_name} → {record.label}")
         db.session.commit()
     except IntegrityError:
         # Another request with this key won the race: it owns the one gateway call.
@@ -80,11 +93,18 @@ def submit(change: StatusChange, submission_key: str, **record_fields) -> tuple[
 
 def send(record: TrackedRequest, payload: dict) -> None:
     """Call the gateway for a stored record and commit the outcome."""
+    # Tells the database error page that a failure from here on comes *after* sending.
+    g.sent_to_gateway = True
     try:
-        info = gateway_setup.gateway_client().create_request(payload, gateway_setup.maker_token())
+        # The submitter's own token if they stored one, else the deployment's.
+        token = gateway_setup.maker_token(record.submitter)
+        info = gateway_setup.gateway_client().create_request(payload, token)
     except GatewayError as exc:
         record.error_kind = exc.kind
         record.error_message = exc.message
+        if identity.note_gateway_error(exc, record.submitter):
+            record.error_message += (" Your own Capillary token is now marked as rejected: set a new one "
+                                     "on your profile page, then use Edit and retry.")
         record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)
     else:
         apply_info(record, info, "Created in Capillary.")

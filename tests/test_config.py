@@ -12,6 +12,7 @@ REAL = {
     "CAP_INTOUCH_USERNAME": "store.till",
     "CAP_INTOUCH_PASSWORD": "till-password",
     "SECRET_KEY": "k" * 32,
+    "CAP_TOKEN_KEY": "ZmRmX2tleV9mb3JfdGVzdHNfb25seV8zMmJ5dGVzISE=",
 }
 
 

@@ -9,7 +9,7 @@ from gateway import errors
 from gateway.client import GatewayClient
 from gateway.payload import StatusChange, build_payload, intouch_basic_authorization
 from sandbox import create_app as create_sandbox_app
-from tests.conftest import make_app
+from tests.conftest import make_app, signed_in_client
 from tests.live_server import serve_wsgi
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_create_payload.json").read_text())
@@ -76,12 +76,13 @@ def test_app_in_real_mode_sends_exact_request_to_any_server(tmp_path, live_sandb
         "CAP_INTOUCH_USERNAME": "store.server",
         "CAP_INTOUCH_PASSWORD": "server123",
         "SECRET_KEY": "s" * 32,
+        "CAP_TOKEN_KEY": "ZmRmX2tleV9mb3JfdGVzdHNfb25seV8zMmJ5dGVzISE=",
     }
     app = make_app(tmp_path, environ)
     form = {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286", "conceptId": "50678331",
             "identifierName": "mobile", "identifierValue": "+91 97803 75690", "label": "Suspended",
             "reason": "testing", "source": "INSTORE", "accountId": "", "submission_key": "b" * 32}
-    response = app.test_client().post("/requests", data=form)
+    response = signed_in_client(app).post("/requests", data=form)
     assert response.status_code == 303
     call = state.calls[-1]
     assert (call["method"], call["path"]) == ("POST", "/api_gateway/v2/request-workflow/CUSTOMER-STATUS-CHANGE")

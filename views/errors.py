@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from extensions import db
+from extensions import db, login_manager
 
 log = logging.getLogger(__name__)
-
-FORM_ENDPOINTS = {"requests.review", "requests.create"}
 
 
 def init_app(app: Flask) -> None:
@@ -25,24 +23,46 @@ def init_app(app: Flask) -> None:
 
 
 def _csrf_error(error: CSRFError):
-    if request.endpoint in FORM_ENDPOINTS:
-        # Keep what the person typed: show the form again with a fresh token.
-        from forms import StatusChangeForm
+    """A refused form: show it again with what was typed and a fresh token, never a bare 400."""
+    from flask_login import current_user
 
-        form = StatusChangeForm()
-        return render_template("requests/new.html", form=form, form_expired=True), 400
+    from views import access, form_pages
+
+    if access.wants_json():
+        return jsonify(error="form_expired", message="This page expired: reload it."), 400
+    if not current_user.is_authenticated and request.endpoint not in access.PUBLIC_ENDPOINTS:
+        # The session itself ended: sign in first; the sign-in page carries the values.
+        return access.sign_in_required("expired")
+    renderer = form_pages.renderer_for(request.endpoint)
+    if renderer is not None:
+        try:
+            response = make_response(renderer(request.form, form_pages.EXPIRED, request.view_args or {}))
+        except HTTPException as exc:  # e.g. the form was for a request that does not exist
+            return _http_error(exc)
+        response.status_code = 400
+        return response
     return _page(400, "This form expired", "The page was open too long or your session ended. "
                  "Go back, reload the page and submit it again.")
 
 
 def _http_error(error: HTTPException):
-    titles = {404: "Page not found", 405: "Not allowed here", 413: "File too large"}
+    titles = {403: "You do not have access to this page", 404: "Page not found", 405: "Not allowed here",
+              413: "File too large", 429: "Too many attempts"}
     return _page(error.code or 500, titles.get(error.code, error.name), error.description)
 
 
 def _database_error(error: SQLAlchemyError):
     db.session.rollback()
     log.exception("database error")
+    # Render as nobody: loading (or refreshing) the signed-in user needs the very database that
+    # just failed, and the page would fail again into a bare 500.
+    g._login_user = login_manager.anonymous_user()
+    if g.get("sent_to_gateway"):
+        # The record was stored (state `sending`) before the call; only the answer is missing.
+        return _page(503, "The app's database is not available",
+                     "Your request was sent to Capillary, but the app could not record the answer. "
+                     "It is kept in the history as 'Sending' and will be checked against Capillary; "
+                     "do not submit it again.")
     return _page(503, "The app's database is not available",
                  "Nothing was sent to Capillary. Try again in a minute; if it keeps happening, "
                  "tell your administrator.")

@@ -5,35 +5,57 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from flask_login import current_user
 
 from extensions import db
 from forms import StatusChangeForm
 from gateway.payload import mask_secrets
 from models import TrackedRequest
-from services import gateway_setup
+from services import gateway_setup, identity, store_scope
+from services.actor import current_actor
+from services.refresh import refresh
 from services.submission import build_for_sending, find_by_key, submit
+from views import access, converters, form_pages
+from views.status import status_context
 
 bp = Blueprint("requests", __name__)
 
-PAGE_SIZE = 25
+
+def _form_page(form: StatusChangeForm, status: int = 200, expired: bool = False):
+    """The request form; a maker's store fields are filled from (and locked to) their stores."""
+    store_scope.prefill(form, current_user)
+    return render_template("requests/new.html", form=form, form_expired=expired,
+                           store_hint=store_scope.store_hint(current_user)), status
+
+
+def _valid(form: StatusChangeForm) -> bool:
+    # The store scope is checked here, on the server, whatever the page showed.
+    return form.validate(extra_validators=store_scope.validators(current_user))
+
+
+@form_pages.register("requests.review", "requests.create")
+def _form_again(formdata, notice: str, args: dict):
+    """Show the form again with what was typed (after an expired page or a new sign-in)."""
+    return _form_page(StatusChangeForm(formdata=formdata), expired=True)[0]
 
 
 @bp.get("/")
 def index():
-    """Send people straight to the request form."""
-    return redirect(url_for("requests.new"))
+    """Send people to the first page their roles open (the request form for makers and agents)."""
+    return redirect(access.home_url(current_user))
 
 
 @bp.get("/requests/new")
 def new():
     """Show an empty form, or one filled from an earlier request (``?from=<id>``)."""
     form = StatusChangeForm(formdata=None)
-    source_id = request.args.get("from", type=int)
+    source_id = request.args.get("from", type=converters.record_id)
     if source_id is not None:
-        previous = db.session.get(TrackedRequest, source_id) or abort(404)
+        previous = db.session.get(TrackedRequest, source_id)
+        if previous is None or not store_scope.can_view(current_user, previous):
+            abort(404)
         form = StatusChangeForm(formdata=None, data=previous.form_values())
-    return render_template("requests/new.html", form=form)
+    return _form_page(form)
 
 
 @bp.post("/requests/new")
@@ -41,9 +63,11 @@ def review():
     """Check the form; when valid, show exactly what will be sent. ``action=edit`` goes back."""
     form = StatusChangeForm()
     if request.form.get("action") == "edit":
-        return render_template("requests/new.html", form=form)
-    if not form.validate():
-        return render_template("requests/new.html", form=form), 422
+        return _form_page(form)
+    if not _valid(form):
+        return _form_page(form, 422)
+    if identity.token_problem(current_user):
+        return _form_page(form, 409)  # the page's banner says what is wrong with their token
     return render_template("requests/review.html", form=form, **_preview(form))
 
 
@@ -51,35 +75,28 @@ def review():
 def create():
     """Store the request, send it to Capillary, then redirect to its status page (PRG)."""
     form = StatusChangeForm()
-    if not form.validate():
-        return render_template("requests/new.html", form=form), 422
+    if not _valid(form):
+        return _form_page(form, 422)
     existing = find_by_key(form.submission_key.data)
     if existing is not None:
         return redirect(url_for("requests.show", pk=existing.id), 303)
-    record, _sent = submit(form.status_change(), form.submission_key.data)
+    if identity.token_problem(current_user):
+        return _form_page(form, 409)  # nothing stored or sent; what was typed stays in the form
+    record, _sent = submit(form.status_change(), form.submission_key.data, submitted_by=current_actor())
     return redirect(url_for("requests.show", pk=record.id), 303)
 
 
 @bp.get("/requests/<int:pk>")
 def show(pk: int):
-    """Show one tracked request: its state in plain words, what was sent, its timeline."""
-    record = db.session.get(TrackedRequest, pk) or abort(404)
-    return render_template("requests/show.html", record=record, payload_json=_pretty(record.payload))
+    """Show one tracked request: its state in plain words, what was sent, its timeline.
 
-
-@bp.get("/requests")
-def history():
-    """List tracked requests, newest first, a page at a time."""
-    page = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(select(func.count()).select_from(TrackedRequest)) or 0
-    records = db.session.scalars(
-        select(TrackedRequest)
-        .order_by(TrackedRequest.created_at.desc(), TrackedRequest.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    return render_template("requests/index.html", records=records, page=page, pages=pages, total=total)
+    An open request is first refreshed from Capillary (at most once per few seconds).
+    """
+    record = db.session.get(TrackedRequest, pk)
+    if record is None or not store_scope.can_view(current_user, record):
+        abort(404)  # another store's request is "not found", not "forbidden": no probing of ids
+    refresh(record)
+    return render_template("requests/show.html", payload_json=_pretty(record.payload), **status_context(record))
 
 
 def _preview(form: StatusChangeForm) -> dict:
@@ -104,3 +121,8 @@ def _preview(form: StatusChangeForm) -> dict:
 
 def _pretty(document) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) if document is not None else ""
+
+
+# The history (views/history.py) attaches its routes to ``bp``, so it is imported last, once
+# ``bp`` exists: a deliberate circular import, as in Flask's "larger applications" pattern.
+from views import history  # noqa: E402,F401

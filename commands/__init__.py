@@ -1,0 +1,1 @@
+"""``flask`` command groups; each module exposes ``init_app(app)``."""

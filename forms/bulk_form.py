@@ -1,0 +1,12 @@
+"""The bulk CSV upload form."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+
+
+class BulkUploadForm(FlaskForm):
+    """Upload a CSV file made from the template."""
+
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])

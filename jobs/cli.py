@@ -1,0 +1,31 @@
+"""``flask worker``: run a background worker (RQ on ``REDIS_URL``)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit (no periodic tasks).")
+@click.option("--name", default=None, help="The worker's name in Redis (default: host and process id).")
+@with_appcontext
+def worker_command(burst: bool, name: str | None) -> None:
+    """Run a worker for bulk submissions, the periodic sync and resuming interrupted batches."""
+    from services import schema
+
+    app = current_app._get_current_object()
+    if not app.config["REDIS_URL"]:
+        raise click.ClickException(
+            "REDIS_URL is not set. Without Redis, jobs run on worker threads inside the app process "
+            "itself; set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run separate workers."
+        )
+    if not schema.schema_ready(app):
+        raise click.ClickException(app.extensions["schema"]["problem"])
+    app.extensions["jobs"].work(burst=burst, name=name)
+
+
+def init_app(app: Flask) -> None:
+    """Register ``flask worker``."""
+    app.cli.add_command(worker_command)

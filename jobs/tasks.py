@@ -1,0 +1,93 @@
+"""The background tasks, by name: what a job runs, inside an app context.
+
+A job is ``(task name, keyword arguments)``: plain data that RQ can store in Redis and the
+in-process worker can hold in a queue. :func:`perform` runs one, in a fresh app context (so
+each job has its own database session), whichever backend delivered it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+BULK_RUN = "bulk.run"
+BULK_RESUME = "bulk.resume"
+REQUESTS_SYNC = "requests.sync"
+REQUESTS_RECONCILE = "requests.reconcile"
+
+
+def bulk_run(batch_id: int) -> str:
+    """Send a confirmed batch (services/bulk_runner.py); queue it again if it was cut short.
+
+    Rows a dead worker left mid-call are looked up in Capillary's list straight away
+    (``requests.reconcile``) rather than at the next periodic sync.
+    """
+    import jobs
+    from services import bulk, bulk_runner
+
+    outcome = bulk_runner.run_batch(batch_id, should_stop=jobs.stop_requested)
+    if outcome in (bulk_runner.SLICED, bulk_runner.STOPPED):
+        jobs.enqueue(BULK_RUN, batch_id=batch_id)
+    lost = bulk.lost_request_ids(batch_id)
+    if lost:
+        jobs.enqueue(REQUESTS_RECONCILE, record_ids=lost)
+    return outcome
+
+
+def requests_reconcile(record_ids: list[int]) -> dict[str, int]:
+    """Reconcile these lost submissions with Capillary's list (services/reconcile.py); count outcomes."""
+    from extensions import db
+    from models import TrackedRequest
+    from services import reconcile
+
+    outcomes: dict[str, int] = {}
+    for record_id in record_ids:
+        record = db.session.get(TrackedRequest, record_id)
+        if record is not None:
+            outcome = reconcile.reconcile(record).outcome
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def bulk_resume(at_start: bool = False) -> int:
+    """Queue every confirmed batch no live worker holds (after a restart or a worker's death)."""
+    import jobs
+    from services import bulk
+
+    batch_ids = bulk.resumable_batches(at_start=at_start)
+    for batch_id in batch_ids:
+        jobs.enqueue(BULK_RUN, batch_id=batch_id)
+    if batch_ids:
+        log.info("resuming bulk batch(es) %s", ", ".join(map(str, batch_ids)))
+    return len(batch_ids)
+
+
+def requests_sync() -> str:
+    """Sync open requests with Capillary's list and reconcile lost submissions (services/sync.py)."""
+    from services import sync
+
+    return sync.sync_requests().line()
+
+
+TASKS = {BULK_RUN: bulk_run, BULK_RESUME: bulk_resume, REQUESTS_SYNC: requests_sync,
+         REQUESTS_RECONCILE: requests_reconcile}
+
+
+def perform(task: str, kwargs: dict | None = None, app: Flask | None = None):
+    """Run the task ``task`` with ``kwargs`` in a fresh app context; return its result.
+
+    :param app: the app to run in; default the current one, else a new ``create_app()``
+        (as when a plain ``rq worker`` runs the job).
+    """
+    if app is None:
+        if has_app_context():
+            app = current_app._get_current_object()
+        else:
+            from app import create_app
+
+            app = create_app()
+    with app.app_context():
+        return TASKS[task](**(kwargs or {}))

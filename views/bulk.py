@@ -1,0 +1,235 @@
+"""Bulk CSV submissions: template, upload, review, confirm, live progress and results.
+
+Agents and administrators only (views/access.py, ``BLUEPRINT_ROLES["bulk"]``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from werkzeug.exceptions import RequestEntityTooLarge
+
+import jobs
+from extensions import db
+from forms.bulk_form import BulkUploadForm
+from models.batches import DUPLICATE, INTERRUPTED, INVALID, PENDING, REVIEW, ROW_DONE, ROW_SENDING, Batch
+from services import bulk
+from services.bulk_csv import COLUMNS, MAX_BYTES, BadFile
+from views.access import passive
+
+bp = Blueprint("bulk", __name__, url_prefix="/bulk")
+
+PAGE_SIZE = 100
+BATCHES_SHOWN = 20
+SENT_STATUSES = (PENDING, ROW_SENDING, ROW_DONE, INTERRUPTED)
+# A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@bp.get("")
+def index():
+    """Show the upload form, how to fill the file, and the latest files."""
+    return _index(BulkUploadForm())
+
+
+@bp.post("")
+def upload():
+    """Check an uploaded file and store it for review (nothing is sent)."""
+    form = BulkUploadForm()
+    if not form.validate_on_submit():
+        return _index(form), 422
+    upload_file = form.file.data
+    stream = upload_file.stream
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    user_id, user_name = _uploader()
+    try:
+        batch = bulk.create_batch(stream, upload_file.filename or "upload.csv", size=size,
+                                  created_by_id=user_id, created_by_name=user_name)
+    except BadFile as exc:
+        form.file.errors = [str(exc)]
+        return _index(form), 422
+    return redirect(url_for("bulk.show", batch_id=batch.id), 303)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """A body over MAX_CONTENT_LENGTH: the upload page again, with the limit in words."""
+    form = BulkUploadForm(formdata=None)
+    form.file.errors = [f"The file is larger than {MAX_BYTES // 1024 // 1024} MB. Split it into smaller files "
+                        "(at most 10,000 rows each) and upload them one by one."]
+    return _index(form), 413
+
+
+@bp.get("/template.csv")
+def template():
+    """Download the template: the header row the upload expects."""
+    return Response(",".join(COLUMNS) + "\r\n", mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="status-changes-template.csv"'})
+
+
+@bp.get("/<int:batch_id>")
+def show(batch_id: int):
+    """The review page while the file awaits confirmation; the progress page after."""
+    batch = _batch(batch_id)
+    if batch.state == REVIEW:
+        return _review(batch)
+    rows, total = bulk.rows_page(batch.id, SENT_STATUSES, _page("page"), PAGE_SIZE)
+    return render_template("bulk/progress.html", batch=batch, progress=bulk.progress(batch), rows=rows,
+                           rows_total=total, page=_page("page"), page_size=PAGE_SIZE)
+
+
+@bp.post("/<int:batch_id>/confirm")
+def confirm(batch_id: int):
+    """Send the file's valid rows: queue the job (once, however often this is posted)."""
+    batch = _batch(batch_id)  # (CSRFProtect has checked the form's token before this runs)
+    if bulk.confirm(batch):
+        try:
+            jobs.enqueue(jobs.tasks.BULK_RUN, batch_id=batch.id)
+        except Exception:  # the batch stays queued: a worker picks it up when the queue is back
+            current_app.logger.exception("could not queue bulk batch %s", batch.id)
+    return redirect(url_for("bulk.show", batch_id=batch.id), 303)
+
+
+@bp.post("/<int:batch_id>/discard")
+def discard(batch_id: int):
+    """Throw away a checked file that was not confirmed (its rows are deleted)."""
+    batch = _batch(batch_id)
+    if not bulk.discard(batch):
+        return redirect(url_for("bulk.show", batch_id=batch.id), 303)
+    return redirect(url_for("bulk.index", discarded=batch_id), 303)
+
+
+@bp.get("/<int:batch_id>/progress.json")
+@passive
+def progress_json(batch_id: int):
+    """The progress as JSON (numbers and the page's words), polled by static/js/bulk.js."""
+    batch = _batch(batch_id)
+    found = bulk.progress(batch)
+    return jsonify({**found.as_json(), "summary": progress_summary(found), "rate": rate_words(found),
+                    "timeLeft": time_left_words(found)})
+
+
+# -- words shared by the pages and the JSON endpoint ----------------------------------------------
+
+BATCH_STATE_WORDS = {
+    "review": "Waiting for confirmation",
+    "queued": "Queued",
+    "running": "Sending",
+    "done": "Finished",
+}
+
+
+def batch_state_words(state: str) -> str:
+    """A batch state in plain words."""
+    return BATCH_STATE_WORDS.get(state, state)
+
+
+def progress_summary(found: bulk.Progress) -> str:
+    """One sentence on where the batch stands (the page's live status region)."""
+    outcomes = (f"{found.created} created in Capillary, {found.failed} failed, "
+                f"{found.unknown} with an unknown outcome.")
+    if found.state == "done":
+        return f"Finished: all {found.to_send} rows were sent. {outcomes}"
+    if found.state == "queued" and not found.finished:
+        return f"Queued: waiting for a worker to start sending {found.to_send} rows."
+    return f"Sending: {found.finished} of {found.to_send} rows finished ({found.percent}%). {outcomes}"
+
+
+def rate_words(found: bulk.Progress) -> str:
+    """The recent sending rate against the configured limit."""
+    limit = current_app.config["CAP_BULK_RATE_PER_MINUTE"]
+    if not found.per_minute:
+        return f"None in the last minute (limit {limit} a minute)"
+    return f"{found.per_minute:.0f} a minute (limit {limit} a minute)"
+
+
+def time_left_words(found: bulk.Progress) -> str:
+    """Roughly how long until every row is sent."""
+    if not found.remaining:
+        return "None"
+    if found.seconds_left is None:
+        return "Not known yet"
+    minutes = found.seconds_left / 60
+    return f"About {found.seconds_left:.0f} seconds" if minutes < 1.5 else f"About {minutes:.0f} minutes"
+
+
+@bp.context_processor
+def _words():
+    return {"batch_state_words": batch_state_words, "progress_summary": progress_summary,
+            "rate_words": rate_words, "time_left_words": time_left_words}
+
+
+@bp.get("/<int:batch_id>/results.csv")
+def results(batch_id: int):
+    """Download every line's outcome: line, requestId, state, error (streamed)."""
+    batch = _batch(batch_id)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(bulk.RESULT_COLUMNS)
+        for record in bulk.result_records(batch.id):
+            writer.writerow([_safe_cell(value) for value in record])
+            if buffer.tell() > 32 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"bulk-{batch.id}-results.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _review(batch: Batch):
+    pages = {name: _page(name) for name in ("valid_page", "error_page", "duplicate_page")}
+    valid, valid_total = bulk.rows_page(batch.id, (PENDING,), pages["valid_page"], PAGE_SIZE)
+    invalid, invalid_total = bulk.rows_page(batch.id, (INVALID,), pages["error_page"], PAGE_SIZE)
+    duplicates, duplicate_total = bulk.rows_page(batch.id, (DUPLICATE,), pages["duplicate_page"], PAGE_SIZE)
+    return render_template(
+        "bulk/review.html", batch=batch, page_size=PAGE_SIZE, pages=pages,
+        valid=valid, valid_total=valid_total, invalid=invalid, invalid_total=invalid_total,
+        duplicates=duplicates, duplicate_total=duplicate_total,
+    )
+
+
+def _index(form: BulkUploadForm):
+    batches = db.session.scalars(db.select(Batch).order_by(Batch.id.desc()).limit(BATCHES_SHOWN)).all()
+    return render_template("bulk/index.html", form=form, batches=batches, columns=COLUMNS,
+                           max_rows=current_app.config["CAP_BULK_MAX_ROWS"],
+                           max_mb=MAX_BYTES // 1024 // 1024, discarded=request.args.get("discarded", type=int))
+
+
+def _batch(batch_id: int) -> Batch:
+    return db.session.get(Batch, batch_id) or abort(404, description="There is no such bulk file.")
+
+
+def _page(name: str) -> int:
+    return max(request.args.get(name, 1, type=int), 1)
+
+
+def _uploader() -> tuple[int | None, str | None]:
+    """The signed-in person's id and name (None before sign-in exists)."""
+    from services import actor, identity
+
+    user = identity.current_actor()
+    return (user.id if user is not None else None), actor.current_actor()
+
+
+def _safe_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
