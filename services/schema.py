@@ -101,7 +101,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    # (How long a writer waits for the lock stays the driver's: 5 s, or ?timeout= in DATABASE_URL.)
     cursor.close()
 
 
