@@ -35,7 +35,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=6 * 1024 * 1024,
-        CAP_GATEWAY_TIMEZONE="UTC",
     )
     app.config.update(test_config)
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -51,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the gateway client to ``app``."""
+    import i18n
     import jobs
     import security
     from extensions import csrf, db, migrate
@@ -60,6 +60,7 @@ def _register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
+    i18n.init_app(app)  # before any page renders: templates use _() and the time filters
     security.init_app(app)  # headers, cookie flags, ProxyFix, sign-in rate limit; no debug in real mode
     gateway_setup.init_app(app)
     with app.app_context():
@@ -82,6 +83,7 @@ BLUEPRINT_MODULES = (
     "views.trainer",
     "views.bulk",
     "views.health",
+    "views.language",
 )
 
 # Each module exposes ``init_app(app)`` registering a ``flask <group>`` CLI group.

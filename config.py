@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
 SANDBOX = "sandbox"
+
+# The languages the interface is translated into (translations/<code>); the first is the fallback.
+LANGUAGES = ("en", "es")
 
 DEFAULT_STATUS_LABELS = ("Active", "Suspended", "Fraud suspected", "Fraud confirmed", "Internal")
 
@@ -133,6 +137,23 @@ def _labels(raw: str | None) -> tuple[str, ...]:
     return labels
 
 
+def _time_zone(env: dict, name: str) -> str:
+    """Read an IANA time zone name (default UTC); raise ConfigError naming it when unknown."""
+    raw = (env.get(name) or "").strip() or "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{name} must be an IANA time zone such as UTC or Asia/Kolkata, got {raw!r}") from exc
+    return raw
+
+
+def _language(env: dict, name: str) -> str:
+    raw = (env.get(name) or "").strip().lower() or LANGUAGES[0]
+    if raw not in LANGUAGES:
+        raise ConfigError(f"{name} must be one of: {', '.join(LANGUAGES)}, got {raw!r}")
+    return raw
+
+
 def load_settings(root: Path, instance_path: Path, environ: dict | None = None) -> dict:
     """Return the Flask config mapping built from the environment.
 
@@ -186,6 +207,11 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         # back decided requests are listed (to import those made in Capillary's own UI).
         "CAP_SYNC_PAGE_SIZE": _int(env, "CAP_SYNC_PAGE_SIZE", 100),
         "CAP_SYNC_LOOKBACK_DAYS": _int(env, "CAP_SYNC_LOOKBACK_DAYS", 2, minimum=0),
+        # Capillary's times carry no zone: this says how to read them (unverified: see the API notes).
+        "CAP_GATEWAY_TIMEZONE": _time_zone(env, "CAP_GATEWAY_TIMEZONE"),
+        # Languages and time zones: a person's browser (or their choice) wins over these.
+        "BABEL_DEFAULT_LOCALE": _language(env, "CAP_DEFAULT_LANGUAGE"),
+        "BABEL_DEFAULT_TIMEZONE": _time_zone(env, "CAP_DEFAULT_TIMEZONE"),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'capillary_requests.sqlite3'}",
         "SECRET_KEY": get("SECRET_KEY"),

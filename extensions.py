@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,6 +30,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
+babel = Babel()
 login_manager = LoginManager()
 # Only the sign-in form is limited (views/auth.py); the storage (memory:// or REDIS_URL) is set per
 # app in security.py. The rest is fixed here: Flask-Limiter keeps these from the first init_app.

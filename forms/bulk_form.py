@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
@@ -9,4 +10,4 @@ from flask_wtf.file import FileField, FileRequired
 class BulkUploadForm(FlaskForm):
     """Upload a CSV file made from the template."""
 
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file to upload."))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -17,19 +18,19 @@ class DecisionForm(FlaskForm):
     """Approve or reject one request waiting in AdminTask."""
 
     decision = RadioField(
-        "Decision",
+        _l("Decision"),
         choices=[
-            SelectChoice("approved", "Approve: Capillary then changes the customer's status"),
-            SelectChoice("rejected", "Reject: the customer's status stays as it is"),
+            SelectChoice("approved", _l("Approve: Capillary then changes the customer's status")),
+            SelectChoice("rejected", _l("Reject: the customer's status stays as it is")),
         ],
-        validators=[InputRequired(message="Choose approve or reject.")],
+        validators=[InputRequired(message=_l("Choose approve or reject."))],
     )
     message = TextAreaField(
-        "Message to the maker",
+        _l("Message to the maker"),
         filters=[_strip],
         validators=[
-            DataRequired(message="Enter a message for the maker: it is sent to Capillary with the decision."),
-            Length(max=MESSAGE_MAX, message=f"The message must be at most {MESSAGE_MAX} characters."),
+            DataRequired(message=_l("Enter a message for the maker: it is sent to Capillary with the decision.")),
+            Length(max=MESSAGE_MAX, message=_l("The message must be at most %(max)s characters.", max=MESSAGE_MAX)),
         ],
     )
     # "review" shows the confirmation page; "confirm" sends the decision.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
@@ -19,10 +21,10 @@ def _strip(value):
 def _printable(form, field):
     """Refuse control characters (a NUL cannot even be sent to PostgreSQL)."""
     if field.data and not field.data.isprintable():
-        raise ValidationError("Remove the control characters (e.g. tabs or NUL) from this box.")
+        raise ValidationError(_("Remove the control characters (e.g. tabs or NUL) from this box."))
 
 
-def _text_rules(longest: int, message: str) -> list:
+def _text_rules(longest: int, message) -> list:
     """An optional text filter: printable, at most ``longest`` characters."""
     return [Optional(), _printable, Length(max=longest, message=message)]
 
@@ -37,7 +39,7 @@ class _Date(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError:
-            raise ValueError("Enter a date like 2024-05-31.") from None
+            raise ValueError(_("Enter a date like 2024-05-31.")) from None
 
 
 class HistoryFilterForm(FlaskForm):
@@ -46,35 +48,35 @@ class HistoryFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Customer identifier", filters=[_strip], render_kw={"type": "search"},
-                    validators=_text_rules(160, "Search for at most 160 characters."))
-    state = SelectField("Status", default="")
-    store = StringField("Store ID", filters=[_strip],
-                        validators=_text_rules(64, "A store ID has at most 64 characters."))
-    label = StringField("New status label", filters=[_strip], render_kw={"list": "label-options"},
-                        validators=_text_rules(128, "A label has at most 128 characters."))
-    submitted_by = StringField("Submitted by", filters=[_strip],
-                               validators=_text_rules(255, "At most 255 characters."))
-    origin = SelectField("Made in", default="", choices=[
-        SelectChoice("", "Anywhere"),
-        SelectChoice("app", "This app"),
-        SelectChoice("imported", "Capillary's own UI (imported)"),
+    q = StringField(_l("Customer identifier"), filters=[_strip], render_kw={"type": "search"},
+                    validators=_text_rules(160, _l("Search for at most 160 characters.")))
+    state = SelectField(_l("Status"), default="")
+    store = StringField(_l("Store ID"), filters=[_strip],
+                        validators=_text_rules(64, _l("A store ID has at most 64 characters.")))
+    label = StringField(_l("New status label"), filters=[_strip], render_kw={"list": "label-options"},
+                        validators=_text_rules(128, _l("A label has at most 128 characters.")))
+    submitted_by = StringField(_l("Submitted by"), filters=[_strip],
+                               validators=_text_rules(255, _l("At most 255 characters.")))
+    origin = SelectField(_l("Made in"), default="", choices=[
+        SelectChoice("", _l("Anywhere")),
+        SelectChoice("app", _l("This app")),
+        SelectChoice("imported", _l("Capillary's own UI (imported)")),
     ])
-    date_from = _Date("Created from (UTC)")
-    date_to = _Date("Created to (UTC)")
-    sort = SelectField("Sort", default="newest",
-                       choices=[SelectChoice(key, words) for key, (_, _, words) in SORTS.items()])
+    date_from = _Date(_l("Created from"))
+    date_to = _Date(_l("Created to"))
+    sort = SelectField(_l("Sort"), default="newest",
+                       choices=[SelectChoice(key, words) for key, (_column, _descending, words) in SORTS.items()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.state.choices = [SelectChoice("", "Any status")] + [
+        self.state.choices = [SelectChoice("", _("Any status"))] + [
             SelectChoice(key, text.badge) for key, text in STATES.items()
         ]
 
     def validate_date_to(self, field):
         """The range must not end before it starts."""
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The end date must be on or after the start date.")
+            raise ValidationError(_("The end date must be on or after the start date."))
 
     def filters(self) -> Filters:
         """Return the cleaned filters (call after ``validate()``)."""

@@ -6,6 +6,8 @@ empty, and a re-shown form (after an error or an expired page) keeps everything 
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -32,30 +34,31 @@ def _strip(value):
 class LoginForm(FlaskForm):
     """Username and password."""
 
-    username = StringField("Username", filters=[_strip],
-                           validators=[DataRequired("Enter your username."), Length(max=64)],
+    username = StringField(_l("Username"), filters=[_strip],
+                           validators=[DataRequired(_l("Enter your username.")), Length(max=64)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+    password = PasswordField(_l("Password"),
+                             validators=[DataRequired(_l("Enter your password.")), Length(max=PASSWORD_MAX)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class TokenForm(FlaskForm):
     """The person's own X-CAP-UI-AUTH-TOKEN (write-only)."""
 
-    token = PasswordField("Your X-CAP-UI-AUTH-TOKEN", validators=[InputRequired("Paste the token.")],
+    token = PasswordField(_l("Your X-CAP-UI-AUTH-TOKEN"), validators=[InputRequired(_l("Paste the token."))],
                           render_kw={"autocomplete": "off", "spellcheck": "false"})
 
 
 class PasswordChangeForm(FlaskForm):
     """Change one's own password: the current one, then the new one twice."""
 
-    current = PasswordField("Current password", validators=[DataRequired("Enter your current password.")],
+    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
                             render_kw={"autocomplete": "current-password"})
-    new = PasswordField("New password", validators=[DataRequired("Enter a new password.")],
+    new = PasswordField(_l("New password"), validators=[DataRequired(_l("Enter a new password."))],
                         render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("New password again",
-                            validators=[DataRequired("Enter the new password again."),
-                                        EqualTo("new", "The two new passwords are not the same.")],
+    confirm = PasswordField(_l("New password again"),
+                            validators=[DataRequired(_l("Enter the new password again.")),
+                                        EqualTo("new", _l("The two new passwords are not the same."))],
                             render_kw={"autocomplete": "new-password"})
 
 
@@ -73,15 +76,15 @@ def _role_choices():
 class UserForm(FlaskForm):
     """An administrator's view of one user (new or existing)."""
 
-    username = StringField("Username", filters=[_strip], validators=[Optional(), Length(max=64)],
+    username = StringField(_l("Username"), filters=[_strip], validators=[Optional(), Length(max=64)],
                            render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
-    display_name = StringField("Display name", filters=[_strip], validators=[Length(max=120)])
-    roles = _CheckboxList("Roles", choices=_role_choices,
-                          validators=[DataRequired("Choose at least one role.")])
-    stores = TextAreaField("Stores (makers)", filters=[_strip],
+    display_name = StringField(_l("Display name"), filters=[_strip], validators=[Length(max=120)])
+    roles = _CheckboxList(_l("Roles"), choices=_role_choices,
+                          validators=[DataRequired(_l("Choose at least one role."))])
+    stores = TextAreaField(_l("Stores (makers)"), filters=[_strip],
                            render_kw={"rows": 3, "spellcheck": "false"})
-    password = PasswordField("Password", render_kw={"autocomplete": "new-password"})
-    disabled = BooleanField("Disabled: cannot sign in")
+    password = PasswordField(_l("Password"), render_kw={"autocomplete": "new-password"})
+    disabled = BooleanField(_l("Disabled: cannot sign in"))
 
     def store_specs(self) -> list[str]:
         """The stores field, one store per line."""
@@ -104,7 +107,7 @@ class UserForm(FlaskForm):
 
 
 def _action_choices():
-    return [SelectChoice("", "Any action")] + [SelectChoice(key, text) for key, text in ACTIONS.items()]
+    return [SelectChoice("", _("Any action"))] + [SelectChoice(key, text) for key, text in ACTIONS.items()]
 
 
 class AuditFilterForm(FlaskForm):
@@ -113,14 +116,15 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    who = StringField("Who (username)", filters=[_strip], validators=[Optional(), Length(max=64)])
-    action = SelectField("Action", choices=_action_choices, validators=[Optional()])
-    since = DateField("From (UTC date)", validators=[Optional()])
-    until = DateField("To (UTC date)", validators=[Optional()])
-    ip = StringField("Address", filters=[_strip], validators=[Optional(), Length(max=45)])
-    text = StringField("Target or detail contains", filters=[_strip], validators=[Optional(), Length(max=100)])
+    who = StringField(_l("Who (username)"), filters=[_strip], validators=[Optional(), Length(max=64)])
+    action = SelectField(_l("Action"), choices=_action_choices, validators=[Optional()])
+    since = DateField(_l("From (date)"), validators=[Optional()])
+    until = DateField(_l("To (date)"), validators=[Optional()])
+    ip = StringField(_l("Address"), filters=[_strip], validators=[Optional(), Length(max=45)])
+    text = StringField(_l("Target or detail contains"), filters=[_strip],
+                       validators=[Optional(), Length(max=100)])
 
     def validate_until(self, field):
         """The range must not end before it starts."""
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("The end date is before the start date.")
+            raise ValidationError(_("The end date is before the start date."))

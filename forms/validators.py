@@ -1,7 +1,7 @@
 """Field rules shared by the web form and the CSV importer: plain functions on plain values.
 
 Each ``clean_*`` returns the value to send and raises ``ValueError`` with a message a person
-can act on.
+can act on, in the request's language (a plain ``str``: the CSV importer stores it with the row).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 
 from gateway.payload import IDENTIFIER_NAMES
 
@@ -19,13 +20,18 @@ MAX_IDENTIFIER = 128
 REASON_MIN, REASON_MAX = 3, 500
 
 
-def clean_entity_id(value: str | None, name: str = "This ID") -> str:
-    """Trim and check a till/store/zone/concept ID: 1–64 letters, digits, ``-`` or ``_``."""
+def clean_entity_id(value: str | None, name: str | None = None) -> str:
+    """Trim and check a till/store/zone/concept ID: 1–64 letters, digits, ``-`` or ``_``.
+
+    ``name`` is the field's name as shown (e.g. a lazy ``_l("Till ID")``); it defaults to "This ID".
+    """
+    if name is None:
+        name = _("This ID")
     value = (value or "").strip()
     if not value:
-        raise ValueError(f"Enter the {name}.")
+        raise ValueError(_("Enter the %(name)s.", name=name))
     if not ENTITY_ID.fullmatch(value):
-        raise ValueError(f"{name} must be 1–64 letters, digits, '-' or '_' (no spaces).")
+        raise ValueError(_("%(name)s must be 1–64 letters, digits, '-' or '_' (no spaces).", name=name))
     return value
 
 
@@ -37,34 +43,35 @@ def clean_identifier(name: str | None, value: str | None, region: str = "IN") ->
     """
     value = (value or "").strip()
     if name not in IDENTIFIER_NAMES:
-        raise ValueError("Choose an identifier type from the list.")
+        raise ValueError(_("Choose an identifier type from the list."))
     if not value:
-        raise ValueError("Enter the identifier value.")
+        raise ValueError(_("Enter the identifier value."))
     if name == "mobile":
         return _clean_mobile(value, region)
     if name == "email":
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise ValueError(f"Enter a valid email address ({exc}).") from exc
+            raise ValueError(_("Enter a valid email address (%(problem)s).", problem=exc)) from exc
     if len(value) > MAX_IDENTIFIER:
-        raise ValueError(f"The identifier value must be at most {MAX_IDENTIFIER} characters.")
+        raise ValueError(_("The identifier value must be at most %(max)s characters.", max=MAX_IDENTIFIER))
     if not value.isprintable():
-        raise ValueError("The identifier value contains characters that cannot be sent (e.g. control characters).")
+        raise ValueError(_("The identifier value contains characters that cannot be sent (e.g. control characters)."))
     return value
 
 
 def _clean_mobile(value: str, region: str) -> str:
     digits_only = re.sub(r"[\s().-]", "", value)
     if not re.fullmatch(r"\+?\d{4,17}", digits_only):
-        raise ValueError("Enter a mobile number using digits only, e.g. 9780375690 or +91 97803 75690.")
+        raise ValueError(_("Enter a mobile number using digits only, e.g. 9780375690 or +91 97803 75690."))
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("Enter a valid mobile number, e.g. 9780375690 or +91 97803 75690.") from exc
+        raise ValueError(_("Enter a valid mobile number, e.g. 9780375690 or +91 97803 75690.")) from exc
     if not phonenumbers.is_valid_number(number):
         raise ValueError(
-            f"This is not a valid mobile number (read in region {region} when it has no country code)."
+            _("This is not a valid mobile number (read in region %(region)s when it has no country code).",
+              region=region)
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
@@ -73,11 +80,12 @@ def clean_reason(value: str | None) -> str:
     """Trim and check the reason: 3–500 characters."""
     value = (value or "").strip()
     if len(value) < REASON_MIN:
-        raise ValueError(f"Enter a reason of at least {REASON_MIN} characters.")
+        raise ValueError(_("Enter a reason of at least %(min)s characters.", min=REASON_MIN))
     if len(value) > REASON_MAX:
-        raise ValueError(f"The reason must be at most {REASON_MAX} characters (it has {len(value)}).")
+        raise ValueError(_("The reason must be at most %(max)s characters (it has %(length)s).",
+                           max=REASON_MAX, length=len(value)))
     if any(not ch.isprintable() and ch not in "\n\r\t" for ch in value):
-        raise ValueError("The reason contains characters that cannot be sent (e.g. control characters).")
+        raise ValueError(_("The reason contains characters that cannot be sent (e.g. control characters)."))
     return value
 
 
@@ -85,7 +93,7 @@ def clean_label(value: str | None, labels: tuple[str, ...]) -> str:
     """Check that the status label is one of the configured ones."""
     value = (value or "").strip()
     if value not in labels:
-        raise ValueError("Choose a status label from the list.")
+        raise ValueError(_("Choose a status label from the list."))
     return value
 
 
@@ -93,7 +101,7 @@ def clean_source(value: str | None, default: str) -> str:
     """Check the source (e.g. INSTORE): 1–64 letters, digits or ``_``; empty means the default."""
     value = (value or "").strip() or default
     if not SOURCE.fullmatch(value):
-        raise ValueError("Source must be 1–64 letters, digits or '_', e.g. INSTORE.")
+        raise ValueError(_("Source must be 1–64 letters, digits or '_', e.g. INSTORE."))
     return value
 
 
@@ -101,5 +109,5 @@ def clean_account_id(value: str | None) -> str:
     """Check the optional account ID: at most 64 printable characters."""
     value = (value or "").strip()
     if len(value) > 64 or not value.isprintable():
-        raise ValueError("Account ID must be at most 64 printable characters.")
+        raise ValueError(_("Account ID must be at most 64 printable characters."))
     return value

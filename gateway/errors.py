@@ -7,13 +7,15 @@ created and the outcome must be reconciled (``unknown``).
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 
 class GatewayError(Exception):
     """Base class for everything that can go wrong talking to the gateway."""
 
     kind = "error"
     may_exist = False
-    advice = "Try again in a few minutes. If it keeps happening, contact your Capillary administrator."
+    advice = _l("Try again in a few minutes. If it keeps happening, contact your Capillary administrator.")
 
     def __init__(self, message: str, *, status: int | None = None, detail: str | None = None):
         super().__init__(message)
@@ -26,7 +28,7 @@ class GatewayUnreachable(GatewayError):
     """No connection could be made: nothing was sent."""
 
     kind = "unreachable"
-    advice = "Check the network or try again shortly; nothing was created in Capillary."
+    advice = _l("Check the network or try again shortly; nothing was created in Capillary.")
 
 
 class GatewayTimeout(GatewayError):
@@ -34,7 +36,7 @@ class GatewayTimeout(GatewayError):
 
     kind = "timeout"
     may_exist = True
-    advice = (
+    advice = _l(
         "The request may or may not exist in Capillary. Do not send it again yet: the app "
         "checks Capillary's request list and will match it or offer a resend."
     )
@@ -50,35 +52,35 @@ class GatewayRejected(GatewayError):
     """The gateway answered 4xx: it refused the request, so nothing was created."""
 
     kind = "rejected"
-    advice = "Correct the request and submit it again."
+    advice = _l("Correct the request and submit it again.")
 
 
 class TokenRejected(GatewayRejected):
     """401: the X-CAP-UI-AUTH-TOKEN (or gateway credentials) are invalid or expired."""
 
     kind = "token_rejected"
-    advice = "Your Capillary sign-in token is invalid or expired: renew it, then retry."
+    advice = _l("Your Capillary sign-in token is invalid or expired: renew it, then retry.")
 
 
 class AccessDenied(GatewayRejected):
     """403: the Capillary user lacks the needed access (CanMakeRequest / CanCheckRequest)."""
 
     kind = "access_denied"
-    advice = "Ask Capillary's access team for the needed access (CanMakeRequest or CanCheckRequest)."
+    advice = _l("Ask Capillary's access team for the needed access (CanMakeRequest or CanCheckRequest).")
 
 
 class NotFound(GatewayRejected):
     """404: the gateway does not know that request or path."""
 
     kind = "not_found"
-    advice = "Check the request ID and the CAP_GATEWAY_URL setting."
+    advice = _l("Check the request ID and the CAP_GATEWAY_URL setting.")
 
 
 class RateLimited(GatewayRejected):
     """429: too many requests; ``retry_after`` seconds (when given) says when to try again."""
 
     kind = "rate_limited"
-    advice = "Capillary is limiting requests: wait a minute, then retry."
+    advice = _l("Capillary is limiting requests: wait a minute, then retry.")
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
         super().__init__(message, **kwargs)
@@ -90,7 +92,7 @@ class GatewayServerError(GatewayError):
 
     kind = "server_error"
     may_exist = True
-    advice = (
+    advice = _l(
         "Capillary had a problem. The request may or may not exist: the app will check "
         "Capillary's request list before offering a resend."
     )
@@ -101,7 +103,7 @@ class GatewayUnavailable(GatewayServerError):
 
     kind = "unavailable"
     may_exist = False
-    advice = "Capillary is temporarily unavailable; nothing was created. Try again in a few minutes."
+    advice = _l("Capillary is temporarily unavailable; nothing was created. Try again in a few minutes.")
 
 
 class UnreadableResponse(GatewayError):
@@ -109,7 +111,7 @@ class UnreadableResponse(GatewayError):
 
     kind = "unreadable"
     may_exist = True
-    advice = (
+    advice = _l(
         "The answer could not be read, so the request may or may not exist in Capillary. "
         "The app will check Capillary's request list before offering a resend."
     )

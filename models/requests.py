@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -102,7 +102,10 @@ class TrackedRequest(db.Model):
         Index("ix_tracked_requests_submitted_by_created", "submitted_by", "created_at", "id"),
         Index("ix_tracked_requests_maker_created", "maker_user_name", "created_at", "id"),
         Index("ix_tracked_requests_identifier", "identifier_value", "created_at", "id"),
-        Index("ix_tracked_requests_resent_from", "resent_from_id"),
+        # Partial: almost every row has no resend, and with statistics an index full of NULLs
+        # looks useless to the planner, which then scans for "was this resent?".
+        Index("ix_tracked_requests_resent_from", "resent_from_id",
+              sqlite_where=text("resent_from_id IS NOT NULL"), postgresql_where=text("resent_from_id IS NOT NULL")),
         UniqueConstraint("batch_id", "batch_line"),
     )
 

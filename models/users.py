@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -23,11 +24,12 @@ AGENT = "agent"
 CHECKER = "checker"
 ADMIN = "admin"
 ROLES = (MAKER, AGENT, CHECKER, ADMIN)
+# How each role is offered on the admin form (translated when shown).
 ROLE_TEXT = {
-    MAKER: "Maker: submits requests for their own stores",
-    AGENT: "Support agent: submits requests for any store",
-    CHECKER: "Checker: approves or rejects other people's requests",
-    ADMIN: "Administrator: people, audit trail, settings",
+    MAKER: _l("Maker: submits requests for their own stores"),
+    AGENT: _l("Support agent: submits requests for any store"),
+    CHECKER: _l("Checker: approves or rejects other people's requests"),
+    ADMIN: _l("Administrator: people, audit trail, settings"),
 }
 
 

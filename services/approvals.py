@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -100,16 +102,17 @@ def check_decision(record: TrackedRequest, decision: str, message: str) -> Decis
     """Return why ``decision`` cannot be made now (nothing is sent), or None when it can."""
     errors = {}
     if decision not in DECISIONS:
-        errors["decision"] = "Choose approve or reject."
+        errors["decision"] = _("Choose approve or reject.")
     text = (message or "").strip()
     if not text:
-        errors["message"] = "Enter a message for the maker: it is sent to Capillary with the decision."
+        errors["message"] = _("Enter a message for the maker: it is sent to Capillary with the decision.")
     elif len(text) > MESSAGE_MAX:
-        errors["message"] = f"The message must be at most {MESSAGE_MAX} characters (it has {len(text)})."
+        errors["message"] = _("The message must be at most %(max)d characters (it has %(count)d).",
+                              max=MESSAGE_MAX, count=len(text))
     elif any(not ch.isprintable() and ch not in "\n\r\t" for ch in text):
-        errors["message"] = "The message contains characters that cannot be sent (e.g. control characters)."
+        errors["message"] = _("The message contains characters that cannot be sent (e.g. control characters).")
     if errors:
-        return DecisionResult("refused", "Check the decision and the message.", errors)
+        return DecisionResult("refused", _("Check the decision and the message."), errors)
     blocked = why_not_decidable(record)
     return DecisionResult("refused", blocked) if blocked else None
 
@@ -121,9 +124,10 @@ def why_not_decidable(record: TrackedRequest) -> str | None:
     if refusal:  # maker-checker: nobody decides a request they submitted
         return refusal
     if record.request_id is None:
-        return "This request has no Capillary request ID, so it cannot be decided."
+        return _("This request has no Capillary request ID, so it cannot be decided.")
     if record.state != "AdminTask":
-        return f"This request is no longer waiting for approval: it is {describe(record.state).badge.lower()}."
+        return _("This request is no longer waiting for approval: it is %(state)s.",
+                 state=describe(record.state).badge.lower())
     live = live_decision(record)
     return already_decided_text(live) if live is not None else None
 
@@ -139,14 +143,23 @@ def live_decision(record: TrackedRequest) -> Decision | None:
 
 def already_decided_text(live: Decision) -> str:
     """Explain an existing claim in words."""
-    who = live.decided_by or "a checker"
-    verb = "approve" if live.decision == "approved" else "reject"
+    who = live.decided_by or _("a checker")
+    approve = live.decision == "approved"
     if live.status == DECISION_SENT:
-        return f"This request was already {live.decision} by {who} in this app. Nothing was sent again."
+        if approve:
+            return _("This request was already approved by %(who)s in this app. Nothing was sent again.", who=who)
+        return _("This request was already rejected by %(who)s in this app. Nothing was sent again.", who=who)
     if live.status == DECISION_UNKNOWN:
-        return (f"A decision to {verb} it by {who} was sent but no clear answer came back; check the "
-                "request's status before deciding again. Nothing was sent again.")
-    return f"{who.capitalize()} is deciding this request right now ({verb}). Nothing was sent again."
+        if approve:
+            return _("A decision to approve it by %(who)s was sent but no clear answer came back; check the "
+                     "request's status before deciding again. Nothing was sent again.", who=who)
+        return _("A decision to reject it by %(who)s was sent but no clear answer came back; check the "
+                 "request's status before deciding again. Nothing was sent again.", who=who)
+    if approve:
+        return _("%(who)s is deciding this request right now (approve). Nothing was sent again.",
+                 who=who.capitalize())
+    return _("%(who)s is deciding this request right now (reject). Nothing was sent again.",
+             who=who.capitalize())
 
 
 def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResult:
@@ -168,7 +181,7 @@ def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResul
         # Another click, browser or process claimed it first: it owns the one PUT.
         db.session.rollback()
         live = live_decision(record)
-        return DecisionResult("refused", already_decided_text(live) if live else "This request is being decided.")
+        return DecisionResult("refused", already_decided_text(live) if live else _("This request is being decided."))
     try:
         info = gateway_setup.gateway_client().decide(record.request_id, decision, message,
                                                      gateway_setup.checker_token())
@@ -177,12 +190,16 @@ def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResul
     claim.status = DECISION_SENT
     audit.record(_AUDIT_ACTIONS[decision], target=f"request {record.id}", detail=message[:300])
     verb = "Approved" if decision == "approved" else "Rejected"
-    note = f"{verb} in this app by {actor or 'a checker'}: “{message}”."
+    note = f"{verb} in this app by {actor or 'a checker'}: “{message}”."  # an English record
     if info.state in ("approved", "failed"):
-        note += " " + outcome_of(info.state, info.details).words
+        with force_locale("en"):
+            note += " " + outcome_of(info.state, info.details).words
     apply_update(record, info, note)
     db.session.commit()
-    return DecisionResult("ok", f"{verb}. Capillary now shows the request as {describe(record.state).badge.lower()}.")
+    state = describe(record.state).badge.lower()
+    if decision == "approved":
+        return DecisionResult("ok", _("Approved. Capillary now shows the request as %(state)s.", state=state))
+    return DecisionResult("ok", _("Rejected. Capillary now shows the request as %(state)s.", state=state))
 
 
 def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError) -> DecisionResult:
@@ -196,19 +213,21 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError) -> Decis
         db.session.commit()
         return DecisionResult(
             "unknown",
-            f"Could not confirm the decision: {exc.message} It may have reached Capillary; the status "
-            "page checks and shows the outcome. Do not decide again until it does.",
+            _("Could not confirm the decision: %(error)s It may have reached Capillary; the status "
+              "page checks and shows the outcome. Do not decide again until it does.", error=exc.message),
         )
     claim.status = DECISION_FAILED  # surely not applied: free the claim for another try
     claim.updated_at = utcnow()
     db.session.commit()
-    text = f"Capillary did not take the decision: {exc.message}"
+    # Whole sentences, each translated on its own, joined with spaces.
+    text = _("Capillary did not take the decision: %(error)s", error=exc.message)
     if rejected_own:
-        text += " Your own Capillary token is now marked as rejected: set a new one on your profile."
+        text += " " + _("Your own Capillary token is now marked as rejected: set a new one on your profile.")
     if isinstance(exc, AccessDenied):
-        text += " If you made this request yourself, another checker must decide it."
+        text += " " + _("If you made this request yourself, another checker must decide it.")
     elif isinstance(exc, GatewayRejected):
-        refreshed = refresh(record)  # e.g. decided meanwhile: show where it stands now
+        # Capillary refused it, e.g. decided meanwhile: our state is stale, so ask now, whatever the interval.
+        refreshed = refresh(record, force=True)
         if refreshed.changed:
-            text += f" The request is now {describe(record.state).badge.lower()}."
-    return DecisionResult("refused", text + " Nothing was changed.")
+            text += " " + _("The request is now %(state)s.", state=describe(record.state).badge.lower())
+    return DecisionResult("refused", text + " " + _("Nothing was changed."))

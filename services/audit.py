@@ -12,34 +12,37 @@ import getpass
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from flask import g, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from extensions import db
+from i18n import local_day_start
 from models import AuditEvent, utcnow
 from models.users import User
 
-# Every action the app records, with the words the admin page shows for it.
+# Every action the app records, with the words the admin page shows for it (translated when shown;
+# events store only the key).
 ACTIONS = {
-    "auth.sign_in": "Signed in",
-    "auth.sign_in_failed": "Failed sign-in",
-    "auth.sign_out": "Signed out",
-    "auth.timed_out": "Signed out after inactivity",
-    "request.submitted": "Submitted a request",
-    "request.approved": "Approved a request",
-    "request.rejected": "Rejected a request",
-    "bulk.confirmed": "Confirmed a bulk file for sending",
-    "token.set": "Set own Capillary token",
-    "token.cleared": "Cleared own Capillary token",
-    "token.rejected": "Own Capillary token rejected by Capillary",
-    "password.changed": "Changed own password",
-    "user.created": "Created a user",
-    "user.changed": "Changed a user",
-    "user.disabled": "Disabled a user",
-    "user.enabled": "Enabled a user",
-    "user.password_set": "Set a user's password",
+    "auth.sign_in": _l("Signed in"),
+    "auth.sign_in_failed": _l("Failed sign-in"),
+    "auth.sign_out": _l("Signed out"),
+    "auth.timed_out": _l("Signed out after inactivity"),
+    "request.submitted": _l("Submitted a request"),
+    "request.approved": _l("Approved a request"),
+    "request.rejected": _l("Rejected a request"),
+    "bulk.confirmed": _l("Confirmed a bulk file for sending"),
+    "token.set": _l("Set own Capillary token"),
+    "token.cleared": _l("Cleared own Capillary token"),
+    "token.rejected": _l("Own Capillary token rejected by Capillary"),
+    "password.changed": _l("Changed own password"),
+    "user.created": _l("Created a user"),
+    "user.changed": _l("Changed a user"),
+    "user.disabled": _l("Disabled a user"),
+    "user.enabled": _l("Enabled a user"),
+    "user.password_set": _l("Set a user's password"),
 }
 
 _CURRENT = object()
@@ -116,10 +119,11 @@ class AuditFilter:
             pattern = f"%{_escape_like(self.text.strip())}%"
             stmt = stmt.where(AuditEvent.target.ilike(pattern, escape="\\")
                               | AuditEvent.detail.ilike(pattern, escape="\\"))
+        # Dates are days in the person's time zone; stored times are UTC.
         if self.since:
-            stmt = stmt.where(AuditEvent.at >= datetime.combine(self.since, time.min))
+            stmt = stmt.where(AuditEvent.at >= local_day_start(self.since))
         if self.until:
-            stmt = stmt.where(AuditEvent.at < datetime.combine(self.until + timedelta(days=1), time.min))
+            stmt = stmt.where(AuditEvent.at < local_day_start(self.until + timedelta(days=1)))
         return stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
 

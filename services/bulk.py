@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -49,8 +50,9 @@ def create_batch(stream: BinaryIO, filename: str, *, size: int, created_by_id: i
     :raises BadFile: the file is too large or cannot be read; nothing is stored then.
     """
     if size > MAX_BYTES:
-        raise BadFile(f"The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_BYTES // 1024 // 1024} MB "
-                      "(about 10,000 rows). Split it into smaller files.")
+        raise BadFile(_("The file is %(size)s MB; the limit is %(limit)d MB (about 10,000 rows). "
+                        "Split it into smaller files.", size=f"{size / 1024 / 1024:.1f}",
+                        limit=MAX_BYTES // 1024 // 1024))
     config = current_app.config
     notices: list[str] = []
     batch = Batch(filename=(filename or "upload.csv")[:255], state=REVIEW,
@@ -286,7 +288,7 @@ def _result_words(status, errors, duplicate_of, state, error_message) -> tuple[s
     if status == INVALID:
         return "invalid", "; ".join(f"{column}: {message}" for column, message in errors or [])
     if status == DUPLICATE:
-        return "duplicate", f"The same customer as line {duplicate_of}; only that line is sent."
+        return "duplicate", _("The same customer as line %(line)s; only that line is sent.", line=duplicate_of)
     if status == PENDING:
         return "not_sent_yet", ""
     return state or "sending", error_message or ""

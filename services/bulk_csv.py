@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import BinaryIO
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from forms import validators as rules
 from gateway.payload import IDENTIFIER_NAMES, StatusChange
 
@@ -26,13 +30,18 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 MAX_BYTES = 5 * 1024 * 1024
 # A value longer than this is kept cut short (it fails the rules anyway).
 MAX_STORED_VALUE = 600
-# Signatures of files people upload by mistake instead of a CSV.
+# Signatures of files people upload by mistake instead of a CSV, and what to say about each.
 _NOT_CSV = (
-    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip file"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
-    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", _l("This looks like an Excel workbook (.xlsx) or another zip file, not a CSV file.")),
+    (b"\xd0\xcf\x11\xe0", _l("This looks like an old Excel workbook (.xls), not a CSV file.")),
+    (b"%PDF", _l("This looks like a PDF document, not a CSV file.")),
 )
-_SAVE_AS = "In Excel use File › Save As › “CSV UTF-8 (Comma delimited) (*.csv)”."
+_SAVE_AS = _l("In Excel use File › Save As › “CSV UTF-8 (Comma delimited) (*.csv)”.")
+
+
+def _with_save_as(sentence) -> str:
+    """A problem sentence followed by how to save a CSV from Excel (each translated whole)."""
+    return f"{sentence} {_SAVE_AS}"
 
 
 class BadFile(ValueError):
@@ -86,17 +95,20 @@ def check_values(values: dict[str, str], settings: Rules) -> tuple[StatusChange 
             return None
 
     entity = {name: take(name, rules.clean_entity_id, title) for name, title in (
-        ("tillId", "Till ID"), ("storeId", "Store ID"), ("zoneId", "Zone ID"), ("conceptId", "Concept ID"))}
+        ("tillId", _l("Till ID")), ("storeId", _l("Store ID")), ("zoneId", _l("Zone ID")),
+        ("conceptId", _l("Concept ID")))}
     identifier_name = (values.get("identifierName") or "").strip()
     identifier_value = None
     if identifier_name not in IDENTIFIER_NAMES:
-        errors.append(("identifierName", f"Use one of: {', '.join(IDENTIFIER_NAMES)} (got “{identifier_name}”)."))
+        errors.append(("identifierName", _("Use one of: %(names)s (got “%(got)s”).",
+                                           names=", ".join(IDENTIFIER_NAMES), got=identifier_name)))
     else:
         identifier_value = take("identifierValue", lambda value: rules.clean_identifier(
             identifier_name, value, settings.phone_region))
     label = (values.get("label") or "").strip()
     if label not in settings.labels:
-        errors.append(("label", f"Use one of the status labels: {', '.join(settings.labels)} (got “{label}”)."))
+        errors.append(("label", _("Use one of the status labels: %(labels)s (got “%(got)s”).",
+                                  labels=", ".join(settings.labels), got=label)))
     reason = take("reason", rules.clean_reason)
     source = take("source", rules.clean_source, settings.default_source)
     account_id = take("accountId", rules.clean_account_id)
@@ -117,10 +129,10 @@ def read_rows(stream: BinaryIO, settings: Rules, *, max_rows: int, notices: list
     """
     head = stream.read(4096)
     if not head.strip():
-        raise BadFile("The file is empty. Download the template, add one row per customer, and upload it again.")
+        raise BadFile(_("The file is empty. Download the template, add one row per customer, and upload it again."))
     _refuse_non_text(head)
     if head.startswith(codecs.BOM_UTF8):
-        notices.append("The file starts with a byte-order mark (as Excel writes it); it was ignored.")
+        notices.append(_("The file starts with a byte-order mark (as Excel writes it); it was ignored."))
     raw = io.BufferedReader(_Prefixed(head, stream))
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     line_number = 1
@@ -139,34 +151,37 @@ def read_rows(stream: BinaryIO, settings: Rules, *, max_rows: int, notices: list
                 continue  # a blank line
             count += 1
             if count > max_rows:
-                raise BadFile(f"The file has more than {max_rows:,} rows. Split it into files of at most "
-                              f"{max_rows:,} rows and upload each one.")
+                raise BadFile(_("The file has more than %(rows)s rows. Split it into files of at most "
+                                "%(rows)s rows and upload each one.", rows=format_decimal(max_rows)))
             yield _checked(line_number, columns, record, settings)
     except UnicodeDecodeError:
-        raise BadFile(f"The file is not UTF-8 text (the problem is on or after line {line_number}). "
-                      f"{_SAVE_AS}") from None
+        raise BadFile(_with_save_as(_("The file is not UTF-8 text (the problem is on or after line %(line)d).",
+                                      line=line_number))) from None
     except csv.Error as exc:
-        raise BadFile(f"Line {line_number} cannot be read as CSV ({exc}). Check for a stray double quote "
-                      "or an unfinished quoted value.") from None
+        raise BadFile(_("Line %(line)d cannot be read as CSV (%(error)s). Check for a stray double quote "
+                        "or an unfinished quoted value.", line=line_number, error=exc)) from None
     if count == 0:
-        raise BadFile("The file has a header but no rows. Add one row per customer under the header.")
+        raise BadFile(_("The file has a header but no rows. Add one row per customer under the header."))
 
 
 def _refuse_non_text(head: bytes) -> None:
-    for signature, what in _NOT_CSV:
+    for signature, problem in _NOT_CSV:
         if head.startswith(signature):
-            raise BadFile(f"This looks like {what}, not a CSV file. {_SAVE_AS}")
+            raise BadFile(_with_save_as(problem))
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise BadFile(f"The file is UTF-16 text (Excel's “Unicode Text”), not UTF-8. {_SAVE_AS}")
+        raise BadFile(_with_save_as(_("The file is UTF-16 text (Excel's “Unicode Text”), not UTF-8.")))
     if b"\x00" in head:
-        raise BadFile(f"The file contains binary data, so it is not a CSV text file. {_SAVE_AS}")
+        raise BadFile(_with_save_as(_("The file contains binary data, so it is not a CSV text file.")))
 
 
 def _delimiter(header_line: str, notices: list[str]) -> str:
     """Commas, as the template has; semicolons or tabs only when the header clearly uses them."""
-    for other, name in ((";", "semicolons"), ("\t", "tabs")):
+    for other, notice in (
+        (";", _l("The columns are separated by semicolons instead of commas; the file was read that way.")),
+        ("\t", _l("The columns are separated by tabs instead of commas; the file was read that way.")),
+    ):
         if other in header_line and "," not in header_line:
-            notices.append(f"The columns are separated by {name} instead of commas; the file was read that way.")
+            notices.append(str(notice))  # stored (JSON): a plain string
             return other
     return ","
 
@@ -180,18 +195,21 @@ def _columns(header: list[str], notices: list[str]) -> list[str | None]:
     named = [c for c in columns if c]
     repeated = sorted({c for c in named if named.count(c) > 1})
     if repeated:
-        raise BadFile(f"The header names these columns more than once: {', '.join(repeated)}.")
+        raise BadFile(_("The header names these columns more than once: %(columns)s.", columns=", ".join(repeated)))
     missing = [c for c in REQUIRED_COLUMNS if c not in named]
     if missing:
-        found = ", ".join(cell.strip() for cell in header if cell.strip()) or "nothing"
-        raise BadFile(
-            f"The header is missing the column(s) {', '.join(missing)}. The first line must name the "
-            f"template's columns ({', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)}); "
-            f"this file's first line has: {found[:300]}."
-        )
+        found = ", ".join(cell.strip() for cell in header if cell.strip()) or _("nothing")
+        raise BadFile(_(
+            "The header is missing the column(s) %(missing)s. The first line must name the "
+            "template's columns (%(required)s; optional: %(optional)s); "
+            "this file's first line has: %(found)s.",
+            missing=", ".join(missing), required=", ".join(REQUIRED_COLUMNS), optional=", ".join(OPTIONAL_COLUMNS),
+            found=found[:300],
+        ))
     ignored = [cell.strip() for cell, column in zip(header, columns, strict=True) if column is None and cell.strip()]
     if ignored:
-        notices.append(f"These columns are not in the template and were ignored: {', '.join(ignored)[:300]}.")
+        notices.append(_("These columns are not in the template and were ignored: %(columns)s.",
+                         columns=", ".join(ignored)[:300]))
     return columns
 
 
@@ -199,9 +217,10 @@ def _checked(line: int, columns: list[str | None], record: list[str], settings: 
     values = {column: cell[:MAX_STORED_VALUE] for column, cell in zip(columns, record, strict=False) if column}
     if len(record) != len(columns):
         return CheckedRow(line, values, errors=[(
-            "(whole line)",
-            f"This line has {len(record)} values but the header has {len(columns)} columns. "
-            "A value that contains a comma must be inside double quotes.",
+            _("(whole line)"),
+            _("This line has %(values)d values but the header has %(columns)d columns. "
+              "A value that contains a comma must be inside double quotes.",
+              values=len(record), columns=len(columns)),
         )])
     change, errors = check_values(values, settings)
     return CheckedRow(line, values, change, errors)

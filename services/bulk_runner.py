@@ -276,6 +276,7 @@ def _send_one(app: Flask, claimed: Claimed, token_user: int | None, slots: threa
             else:
                 apply_info(record, outcome,
                            f"Created in Capillary (bulk file #{record.batch_id}, line {claimed.line}).")
+                record.last_polled_at = utcnow()  # the create answer is a fresh check
             db.session.execute(update(BatchRow).where(BatchRow.id == claimed.row_id)
                                .values(status=ROW_DONE, finished_at=utcnow()))
             db.session.commit()

@@ -13,11 +13,13 @@ import base64
 import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
 
 from extensions import db
+from i18n import local_day_start
 from models import TrackedRequest
 from services import identity, store_scope
 
@@ -27,10 +29,10 @@ EXPORT_CHUNK = 500
 
 # sort key -> (column attribute name, descending?, words)
 SORTS = {
-    "newest": ("created_at", True, "Newest first"),
-    "oldest": ("created_at", False, "Oldest first"),
-    "updated": ("updated_at", True, "Recently updated first"),
-    "updated_oldest": ("updated_at", False, "Least recently updated first"),
+    "newest": ("created_at", True, _l("Newest first")),
+    "oldest": ("created_at", False, _l("Oldest first")),
+    "updated": ("updated_at", True, _l("Recently updated first")),
+    "updated_oldest": ("updated_at", False, _l("Least recently updated first")),
 }
 
 
@@ -99,10 +101,11 @@ def filtered(filters: Filters) -> Select:
                               model.maker_user_name == filters.submitted_by))
     if filters.identifier_values:
         conditions.append(model.identifier_value.in_(filters.identifier_values))
+    # Dates are days in the person's time zone; stored times are UTC.
     if filters.date_from:
-        conditions.append(model.created_at >= datetime.combine(filters.date_from, time.min))
+        conditions.append(model.created_at >= local_day_start(filters.date_from))
     if filters.date_to:
-        conditions.append(model.created_at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
+        conditions.append(model.created_at < local_day_start(filters.date_to + timedelta(days=1)))
     stmt = select(model).where(*conditions)
     # Store scope: a maker sees only their own stores' requests (page, count and CSV alike).
     person = identity.current_actor()

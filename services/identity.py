@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from gateway.errors import GatewayError, TokenRejected
 from models import utcnow
@@ -95,15 +97,16 @@ def check_token_text(text: str) -> str:
     """Return the token to store, stripped; raise :class:`TokenFormatError` if it cannot be one."""
     token = (text or "").strip()
     if not token:
-        raise TokenFormatError("Paste the token.")
+        raise TokenFormatError(_("Paste the token."))
     if not _TOKEN_PATTERN.fullmatch(token):
-        raise TokenFormatError(
+        raise TokenFormatError(_(
             "That does not look like a token: it must be 16 to 8192 characters with no spaces or "
             "line breaks (copy the whole X-CAP-UI-AUTH-TOKEN value)."
-        )
+        ))
     expires = token_expiry(token)
     if expires is not None and expires <= utcnow():
-        raise TokenFormatError(f"That token expired on {expires:%Y-%m-%d %H:%M} UTC: get a new one first.")
+        raise TokenFormatError(_("That token expired on %(when)s UTC: get a new one first.",
+                                 when=f"{expires:%Y-%m-%d %H:%M}"))
     return token
 
 
@@ -126,16 +129,21 @@ def clear_user_token(user: User) -> None:
 
 
 def token_problem(user: User | None) -> str | None:
-    """Say why the user's own token cannot be used (None when it can, or when they have none)."""
+    """Say why the user's own token cannot be used (None when it can, or when they have none).
+
+    In the request's language; :func:`token_for` asks for it in English (a gateway error's message).
+    """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     state = user.token_state()
     if state == TokenState.REJECTED:
-        return (f"Capillary rejected your own token on {user.ui_token_rejected_at:%Y-%m-%d %H:%M} UTC. "
-                "Set a new one on your profile (or clear it to use the shared token), then try again.")
+        return _("Capillary rejected your own token on %(when)s UTC. "
+                 "Set a new one on your profile (or clear it to use the shared token), then try again.",
+                 when=f"{user.ui_token_rejected_at:%Y-%m-%d %H:%M}")
     if state == TokenState.EXPIRED:
-        return (f"Your own Capillary token expired on {user.ui_token_expires_at:%Y-%m-%d %H:%M} UTC. "
-                "Set a new one on your profile (or clear it to use the shared token), then try again.")
+        return _("Your own Capillary token expired on %(when)s UTC. "
+                 "Set a new one on your profile (or clear it to use the shared token), then try again.",
+                 when=f"{user.ui_token_expires_at:%Y-%m-%d %H:%M}")
     return None
 
 
@@ -156,7 +164,9 @@ def token_for(role: str, user: User | None) -> str:
     :raises OwnTokenUnusable: the user's own token is rejected, expired or cannot be decrypted.
     """
     if user is not None and user.has_own_token:
-        problem = token_problem(user)
+        # An English record: the error's message is stored (error_message) like every gateway error's.
+        with force_locale("en"):
+            problem = token_problem(user)
         if problem:
             raise OwnTokenUnusable(problem + " Nothing was sent.")
         token = decrypt(user.ui_token_ciphertext)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from gateway.types import RequestInfo
+from i18n import N_
 from models import StatusEvent, TrackedRequest, utcnow
 from services.tracking import apply_info, parse_gateway_time
 from services.updates import note_for
@@ -84,7 +85,7 @@ def import_request(info: RequestInfo) -> TrackedRequest | None:
         created_at=started,
     )
     record.events.append(StatusEvent(state="AdminTask", at=started,
-                                     note="Made in Capillary, outside this app; imported read-only."))
+                                     note=N_("Made in Capillary, outside this app; imported read-only.")))
     apply_info(record, info, note_for(info))
     ended = parse_gateway_time(info.endTime)
     if len(record.events) > 1 and ended is not None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 # Intouch error codes of the Update Customer Status API (§5), in words a store manager can act on.
 ERROR_WORDS = {
-    "8015": "Customer not found: no customer in Capillary has this identifier.",
-    "8013": "Invalid identifier: Capillary could not look the customer up with the identifier given.",
-    "8003": "Invalid source: Capillary does not accept the source sent with the change.",
-    "UPDATECUSTOMERSTATUS_1032": (
+    "8015": _l("Customer not found: no customer in Capillary has this identifier."),
+    "8013": _l("Invalid identifier: Capillary could not look the customer up with the identifier given."),
+    "8003": _l("Invalid source: Capillary does not accept the source sent with the change."),
+    "UPDATECUSTOMERSTATUS_1032": _l(
         "Status change blocked: the customer is deleted or pending deletion, and such customers "
         "cannot be changed through this API."
     ),
@@ -33,21 +36,27 @@ class Outcome:
     succeeded: bool | None = None
     error_code: str | None = None
     error_message: str | None = None  # as Capillary worded it
-    words: str = ""  # the outcome in plain words
+    words: str = ""  # the outcome in plain words, in the request's language (see updates.note_for)
 
     @property
     def decision_text(self) -> str:
         """The decision as a short phrase, e.g. "Approved"."""
-        return {"approved": "Approved", "rejected": "Rejected"}.get(self.decision or "", "")
+        if self.decision == "approved":
+            return _("Approved")
+        if self.decision == "rejected":
+            return _("Rejected")
+        return ""
 
 
 def describe_error(code, message: str | None = None) -> str:
-    """Turn an Intouch error code (and Capillary's message) into plain words."""
+    """Turn an Intouch error code (and Capillary's message) into plain words (the request's language)."""
     known = ERROR_WORDS.get(str(code))
     if known:
-        return known
-    said = f": {message}" if message else ""
-    return f"Capillary's customer API refused the change (code {code}{said})."
+        return str(known)
+    if message:
+        return _("Capillary's customer API refused the change (code %(code)s: %(message)s).",
+                 code=code, message=message)
+    return _("Capillary's customer API refused the change (code %(code)s).", code=code)
 
 
 def outcome_of(state: str, details: dict | None) -> Outcome:
@@ -95,15 +104,15 @@ def _first(value) -> str | None:
 
 def _with_words(state: str, outcome: Outcome) -> Outcome:
     if state == "rejected":
-        words = "A checker rejected the request; the customer's status was not changed."
+        words = _("A checker rejected the request; the customer's status was not changed.")
     elif state == "failed":
         reason = describe_error(outcome.error_code, outcome.error_message) if outcome.error_code else (
-            f"Capillary's customer API answered HTTP {outcome.http_status}." if outcome.http_status
-            else "Capillary did not say why.")
-        words = f"Approved, but Capillary could not apply the change. {reason}"
+            _("Capillary's customer API answered HTTP %(status)s.", status=outcome.http_status)
+            if outcome.http_status else _("Capillary did not say why."))
+        words = _("Approved, but Capillary could not apply the change. %(reason)s", reason=reason)
     elif state == "approved":
-        words = "Capillary changed the customer's status." if outcome.succeeded is not False else (
-            "Approved; Capillary reported a problem applying it.")
+        words = _("Capillary changed the customer's status.") if outcome.succeeded is not False else (
+            _("Approved; Capillary reported a problem applying it."))
     else:
         words = ""
     return replace(outcome, words=words)

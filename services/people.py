@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,32 +68,34 @@ def normalise_username(name: str) -> str:
     """Return the username in its stored form (lower case); raise PeopleError if not allowed."""
     username = (name or "").strip().lower()
     if not USERNAME_PATTERN.fullmatch(username):
-        raise PeopleError("A username is 2 to 64 characters: letters, digits, and . _ @ - "
-                          "(starting with a letter or digit).")
+        raise PeopleError(_("A username is 2 to 64 characters: letters, digits, and . _ @ - "
+                            "(starting with a letter or digit)."))
     return username
 
 
 def check_password_rules(password: str, username: str) -> None:
     """Raise PeopleError when ``password`` is too short, too long or is the username."""
     if len(password) < PASSWORD_MIN:
-        raise PeopleError(f"A password needs at least {PASSWORD_MIN} characters; a few words make a good one.")
+        raise PeopleError(_("A password needs at least %(min)d characters; a few words make a good one.",
+                            min=PASSWORD_MIN))
     if len(password) > PASSWORD_MAX:
-        raise PeopleError(f"A password can have at most {PASSWORD_MAX} characters.")
+        raise PeopleError(_("A password can have at most %(max)d characters.", max=PASSWORD_MAX))
     if username and username in password.lower():
-        raise PeopleError("A password must not contain the username.")
+        raise PeopleError(_("A password must not contain the username."))
 
 
 def parse_store(spec: str) -> dict[str, str]:
     """Read ``STORE_ID [zone=Z] [concept=C] [till=T]`` (spaces or commas between the parts)."""
     parts = [p for p in re.split(r"[\s,]+", (spec or "").strip()) if p]
     if not parts or "=" in parts[0] or not _ID_PATTERN.fullmatch(parts[0]):
-        raise PeopleError(f"'{spec}' is not a store: write the store ID, optionally followed by "
-                          "zone=ID concept=ID till=ID.")
+        raise PeopleError(_("'%(spec)s' is not a store: write the store ID, optionally followed by "
+                            "zone=ID concept=ID till=ID.", spec=spec))
     fields = {"store_id": parts[0]}
     for part in parts[1:]:
-        key, _, value = part.partition("=")
+        key, _sep, value = part.partition("=")
         if key not in _STORE_KEYS or not _ID_PATTERN.fullmatch(value):
-            raise PeopleError(f"'{part}' in '{spec}' is not understood: use zone=ID, concept=ID or till=ID.")
+            raise PeopleError(_("'%(part)s' in '%(spec)s' is not understood: use zone=ID, concept=ID or till=ID.",
+                                part=part, spec=spec))
         fields[_STORE_KEYS[key]] = value
     return fields
 
@@ -103,7 +106,7 @@ def parse_stores(specs: Iterable[str]) -> list[dict[str, str]]:
     seen = [s["store_id"] for s in stores]
     duplicates = sorted({s for s in seen if seen.count(s) > 1})
     if duplicates:
-        raise PeopleError(f"Store {', '.join(duplicates)} is listed more than once.")
+        raise PeopleError(_("Store %(stores)s is listed more than once.", stores=", ".join(duplicates)))
     return stores
 
 
@@ -111,11 +114,12 @@ def _check_roles(roles: Iterable[str], stores: list) -> tuple[str, ...]:
     wanted = tuple(role for role in ROLES if role in set(roles))
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise PeopleError(f"Unknown role(s): {', '.join(sorted(unknown))}. Roles: {', '.join(ROLES)}.")
+        raise PeopleError(_("Unknown role(s): %(unknown)s. Roles: %(roles)s.",
+                            unknown=", ".join(sorted(unknown)), roles=", ".join(ROLES)))
     if not wanted:
-        raise PeopleError("Give the user at least one role.")
+        raise PeopleError(_("Give the user at least one role."))
     if MAKER in wanted and AGENT not in wanted and not stores:
-        raise PeopleError("A maker needs at least one store (a maker submits only for their own stores).")
+        raise PeopleError(_("A maker needs at least one store (a maker submits only for their own stores)."))
     return wanted
 
 
@@ -130,7 +134,7 @@ def create_user(username: str, roles: Iterable[str], password: str, stores: Iter
     """Create a user; raise PeopleError when a rule is broken or the name is taken."""
     name = normalise_username(username)
     if find_user(name) is not None:
-        raise PeopleError(f"There is already a user called {name}.")
+        raise PeopleError(_("There is already a user called %(name)s.", name=name))
     parsed = parse_stores(stores)
     wanted = _check_roles(list(roles), parsed)
     check_password_rules(password, name)
@@ -151,11 +155,11 @@ def update_user(user: User, *, roles: Iterable[str], stores: Iterable[str], disp
     wanted = _check_roles(list(roles), parsed)
     if acting is not None and acting.id == user.id:
         if ADMIN not in wanted:
-            raise PeopleError("You cannot remove your own administrator role (ask another administrator).")
+            raise PeopleError(_("You cannot remove your own administrator role (ask another administrator)."))
         if disabled:
-            raise PeopleError("You cannot disable your own account.")
+            raise PeopleError(_("You cannot disable your own account."))
     if ADMIN in user.roles and (ADMIN not in wanted or disabled) and _active_admins() <= 1 and not user.disabled:
-        raise PeopleError("This is the last active administrator: make someone else an administrator first.")
+        raise PeopleError(_("This is the last active administrator: make someone else an administrator first."))
     changes = []
     if wanted != user.roles:
         changes.append(f"roles {', '.join(user.roles) or 'none'} → {', '.join(wanted)}")

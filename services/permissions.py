@@ -5,6 +5,8 @@ Kept apart from the views so the approvals service and the pages apply the same 
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from models import TrackedRequest
 from models.users import CHECKER, User
 
@@ -12,9 +14,9 @@ from models.users import CHECKER, User
 def decision_refusal(user: User, record: TrackedRequest) -> str | None:
     """Say why ``user`` may not decide ``record`` (None when they may)."""
     if not user.has_role(CHECKER):
-        return "Only a checker can approve or reject requests."
+        return _("Only a checker can approve or reject requests.")
     if record.submitted_by_id is not None and record.submitted_by_id == user.id:
-        return "You submitted this request, so another checker must approve or reject it (maker-checker rule)."
+        return _("You submitted this request, so another checker must approve or reject it (maker-checker rule).")
     return None
 
 

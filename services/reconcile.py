@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, select
 
 from extensions import db
@@ -106,7 +108,7 @@ def search(key: tuple[str, str, str]) -> list[RequestInfo]:
     """
     store_id, till_id, day_text = key
     day = datetime.strptime(day_text, "%Y-%m-%d")
-    items, _ = list_all(
+    items, _pages = list_all(
         {
             "request_type": REQUEST_TYPE,
             "store_id": store_id or None,
@@ -156,7 +158,7 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
     """
     now = now or utcnow()
     if not is_due(record, now):
-        return ReconcileResult(SKIPPED, "Nothing to reconcile.")
+        return ReconcileResult(SKIPPED, _("Nothing to reconcile."))
     try:
         matches = match_items(record, listed if listed is not None else search(search_key(record)))
     except GatewayError as exc:
@@ -166,13 +168,14 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
         return ReconcileResult(FAILED, record.refresh_error)
     if len(matches) == 1:
         adopt(record, matches[0], "Found in Capillary's request list: this submission was created there.")
-        return ReconcileResult(ADOPTED, "Found in Capillary's request list.")
+        return ReconcileResult(ADOPTED, _("Found in Capillary's request list."))
     record.refresh_error = record.refresh_error_at = None
     if len(matches) > 1:
         _keep_candidates(record, matches, now)
         db.session.commit()
-        return ReconcileResult(SEVERAL, f"{len(matches)} requests in Capillary match this one; choose which it is.",
-                               matches)
+        return ReconcileResult(SEVERAL, ngettext(
+            "%(num)d request in Capillary matches this one; choose which it is.",
+            "%(num)d requests in Capillary match this one; choose which it is.", len(matches)), matches)
     db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
     grace = timedelta(seconds=current_app.config["CAP_RECONCILE_GRACE_SECONDS"])
     if record.created_at <= now - grace:
@@ -183,9 +186,9 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
             f"Not found in Capillary's request list {minutes} minute(s) after it was sent: it was not created.",
         )
         db.session.commit()
-        return ReconcileResult(MARKED_NOT_CREATED, "Not found in Capillary: it was not created there.")
+        return ReconcileResult(MARKED_NOT_CREATED, _("Not found in Capillary: it was not created there."))
     db.session.commit()
-    return ReconcileResult(NOT_FOUND_YET, "Not in Capillary's request list yet; the app will look again.")
+    return ReconcileResult(NOT_FOUND_YET, _("Not in Capillary's request list yet; the app will look again."))
 
 
 def adopt(record: TrackedRequest, info: RequestInfo, note: str) -> None:
@@ -199,7 +202,7 @@ def adopt(record: TrackedRequest, info: RequestInfo, note: str) -> None:
     )
     if duplicate is not None:
         if duplicate.origin != IMPORTED:
-            raise ValueError("that request already belongs to another record")
+            raise ValueError(_("that request already belongs to another record"))
         _merge_duplicate(duplicate, record)
     db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
     apply_update(record, info, f"{note} {note_for(info)}")
@@ -241,11 +244,11 @@ def candidates_for(record: TrackedRequest) -> list[ReconcileCandidate]:
 def choose(record: TrackedRequest, request_id: str) -> str:
     """Adopt the candidate a person chose; return a message. Raise ValueError when not allowed."""
     if not is_due(record):
-        raise ValueError("This request no longer needs matching.")
+        raise ValueError(_("This request no longer needs matching."))
     if request_id not in {c.request_id for c in candidates_for(record)}:
-        raise ValueError("That request is not one of the matches found for this one.")
+        raise ValueError(_("That request is not one of the matches found for this one."))
     info = gateway_setup.gateway_client().get_request(request_id, gateway_setup.maker_token())
     if not match_items(record, [info]):
-        raise ValueError("That request no longer matches this one (or another record holds it).")
-    adopt(record, info, "Chosen by a person among the matches in Capillary's request list.")
-    return "Matched: this request now follows the one you chose in Capillary."
+        raise ValueError(_("That request no longer matches this one (or another record holds it)."))
+    adopt(record, info, "Chosen by a person among the matches in Capillary's request list.")  # a note: English
+    return _("Matched: this request now follows the one you chose in Capillary.")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import or_, update
 
 from extensions import db
@@ -42,13 +44,14 @@ def is_live(record: TrackedRequest) -> bool:
     return record.state not in FINAL_STATES
 
 
-def claim_poll(record_id: int, now: datetime | None = None) -> bool:
+def claim_poll(record_id: int, now: datetime | None = None, *, force: bool = False) -> bool:
     """Claim the right to ask the gateway about ``record_id`` now; commit; return whether won.
 
-    Atomic in the database, so it holds across threads and processes sharing it.
+    Atomic in the database, so it holds across threads and processes sharing it. ``force``
+    ignores the interval (but still records the poll).
     """
     now = now or utcnow()
-    interval = timedelta(seconds=current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"])
+    interval = timedelta(seconds=0 if force else current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"])
     result = db.session.execute(
         update(TrackedRequest)
         .where(TrackedRequest.id == record_id)
@@ -61,20 +64,23 @@ def claim_poll(record_id: int, now: datetime | None = None) -> bool:
     return result.rowcount == 1
 
 
-def refresh(record: TrackedRequest) -> RefreshResult:
+def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
     """Update ``record`` from the gateway if it can still change and nobody asked just now.
 
     A record with a requestId is fetched (§3); a lost submission is reconciled against the
-    list (§4.1). Commits; never raises a gateway error.
+    list (§4.1). ``force`` asks even within the interval: for when Capillary has just said the
+    record is out of date. Commits; never raises a gateway error.
     """
     if not is_live(record):
-        return RefreshResult(False, message="This request is settled; there is nothing more to check.")
+        return RefreshResult(False, message=_("This request is settled; there is nothing more to check."))
     if record.request_id is None and not reconcile.is_due(record):
-        return RefreshResult(False, message="The request is still being sent to Capillary.")
-    if not claim_poll(record.id):
+        return RefreshResult(False, message=_("The request is still being sent to Capillary."))
+    if not claim_poll(record.id, force=force):
         seconds = current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"]
-        return RefreshResult(False, message=f"Capillary was checked less than {seconds} seconds ago; "
-                                            "this is the latest state.")
+        # Both forms read "seconds" in English (as before); a translation may use its singular.
+        return RefreshResult(False, message=ngettext(
+            "Capillary was checked less than %(num)d seconds ago; this is the latest state.",
+            "Capillary was checked less than %(num)d seconds ago; this is the latest state.", seconds))
     if record.request_id is None:
         found = reconcile.reconcile(record)
         return RefreshResult(True, changed=found.outcome in (reconcile.ADOPTED, reconcile.MARKED_NOT_CREATED),
@@ -91,6 +97,8 @@ def refresh(record: TrackedRequest) -> RefreshResult:
     changed = apply_update(record, info)
     db.session.commit()
     if changed:
-        return RefreshResult(True, changed=True, message=f"The status changed from {describe(before).badge} "
-                                                         f"to {describe(record.state).badge}.")
-    return RefreshResult(True, message=f"Checked Capillary: still {describe(record.state).badge.lower()}.")
+        return RefreshResult(True, changed=True, message=_(
+            "The status changed from %(before)s to %(after)s.",
+            before=describe(before).badge, after=describe(record.state).badge))
+    return RefreshResult(True, message=_("Checked Capillary: still %(state)s.",
+                                         state=describe(record.state).badge.lower()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from extensions import db
@@ -32,7 +33,7 @@ def resend(record: TrackedRequest) -> tuple[TrackedRequest, bool]:
     :raises ValueError: when ``record`` may not be resent.
     """
     if record.origin != "app" or record.state != NOT_CREATED:
-        raise ValueError("Only a request that was not created in Capillary can be resent.")
+        raise ValueError(_("Only a request that was not created in Capillary can be resent."))
     change = StatusChange(**record.form_values())
     return submit(change, resend_key(record), resent_from_id=record.id,
                   submitted_by=current_actor() or record.submitted_by)

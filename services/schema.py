@@ -19,6 +19,7 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -165,6 +166,7 @@ def _require_schema():
         return None
     problem = current_app.extensions["schema"]["problem"]
     return render_template(
-        "errors/error.html", status=503, title="The app's database needs an upgrade",
-        message=f"{problem} Nothing can be sent to Capillary until then.",
+        "errors/error.html", status=503, title=_("The app's database needs an upgrade"),
+        # The problem itself is the operator's one-line explanation (also logged): English.
+        message=_("%(problem)s Nothing can be sent to Capillary until then.", problem=problem),
     ), 503

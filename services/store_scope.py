@@ -8,6 +8,7 @@ Makers see only their stores' requests; agents, checkers and admins see all of t
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, false
 from wtforms.validators import ValidationError
 
@@ -76,8 +77,8 @@ def store_hint(user: User) -> str | None:
     if not stores:
         return None
     if len(stores) == 1:
-        return f"Your store ({stores[0]}): makers submit only for their own stores."
-    return f"Your stores: {', '.join(stores)}. Makers submit only for their own stores."
+        return _("Your store (%(store)s): makers submit only for their own stores.", store=stores[0])
+    return _("Your stores: %(stores)s. Makers submit only for their own stores.", stores=", ".join(stores))
 
 
 def validators(user: User) -> dict:
@@ -88,19 +89,25 @@ def validators(user: User) -> dict:
 
     def store_is_theirs(form, field):
         if field.data and field.data not in stores:
-            mine = ", ".join(stores) or "none"
-            raise ValidationError(f"You can only submit for your own store(s): {mine}.")
+            mine = ", ".join(stores) or _("none")
+            raise ValidationError(_("You can only submit for your own store(s): %(stores)s.", stores=mine))
 
-    def matches_assignment(attribute: str, label: str):
+    def in_zone(store: str, expected: str) -> str:
+        return _("Store %(store)s is in zone %(zone)s.", store=store, zone=expected)
+
+    def in_concept(store: str, expected: str) -> str:
+        return _("Store %(store)s is in concept %(concept)s.", store=store, concept=expected)
+
+    def matches_assignment(attribute: str, words):
         def check(form, field):
             assignment = user.assignment(form.storeId.data or "")
             expected = getattr(assignment, attribute, "") if assignment else ""
             if expected and field.data != expected:
-                raise ValidationError(f"Store {assignment.store_id} is in {label} {expected}.")
+                raise ValidationError(words(assignment.store_id, expected))
         return check
 
     return {
         "storeId": [store_is_theirs],
-        "zoneId": [matches_assignment("zone_id", "zone")],
-        "conceptId": [matches_assignment("concept_id", "concept")],
+        "zoneId": [matches_assignment("zone_id", in_zone)],
+        "conceptId": [matches_assignment("concept_id", in_concept)],
     }

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import StatusChange, build_payload, mask_secrets
-from models import FAILED_TO_SUBMIT, SENDING, UNKNOWN, TrackedRequest
+from i18n import N_
+from models import FAILED_TO_SUBMIT, SENDING, UNKNOWN, TrackedRequest, utcnow
 from services import audit, gateway_setup, identity
 from services.tracking import apply_info
 
@@ -53,7 +54,7 @@ def new_record(change: StatusChange, submission_key: str, payload: dict) -> Trac
         payload=mask_secrets(payload),
         state=SENDING,
     )
-    record.record_state(SENDING, "Stored in the app; sending to Capillary.")
+    record.record_state(SENDING, N_("Stored in the app; sending to Capillary."))
     return record
 
 
@@ -107,5 +108,8 @@ def send(record: TrackedRequest, payload: dict) -> None:
                                      "on your profile page, then use Edit and retry.")
         record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)
     else:
-        apply_info(record, info, "Created in Capillary.")
+        apply_info(record, info, N_("Created in Capillary."))
+        # The create answer is Capillary's word on the request as of now: it starts the
+        # refresh clock, so the status page shown next does not ask Capillary again at once.
+        record.last_polled_at = utcnow()
     db.session.commit()

@@ -14,11 +14,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from extensions import db
 from gateway.payload import mask_secrets
 from gateway.types import TERMINAL_STATES, RequestInfo
+from i18n import N_
 from models import Decision, TrackedRequest, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
 from services.outcome import outcome_of
@@ -27,16 +29,17 @@ from services.tracking import apply_info
 
 
 def note_for(info: RequestInfo) -> str:
-    """Return the timeline note for a request now in ``info.state``."""
-    outcome = outcome_of(info.state, info.details)
+    """Return the timeline note for a request now in ``info.state`` (an English record)."""
+    with force_locale("en"):  # the outcome's words are translated for pages; notes stay English
+        outcome = outcome_of(info.state, info.details)
     said = f": “{outcome.decision_message}”" if outcome.decision_message else ""
     if info.state == "AdminTask":
-        return "Waiting for a checker in Capillary."
+        return N_("Waiting for a checker in Capillary.")
     if info.state == "rejected":
         return f"Rejected by a checker{said}."
     if info.state == "approved":
         if outcome.auto_approved:
-            return "Approved automatically (auto-approval) and applied to the customer."
+            return N_("Approved automatically (auto-approval) and applied to the customer.")
         return f"Approved by a checker{said}. Capillary changed the customer's status."
     if info.state == "failed":
         lead = f"Approved by a checker{said}. " if outcome.decision else ""
@@ -105,10 +108,9 @@ def settle_decisions(record: TrackedRequest) -> None:
         open_decision.error_message = None
     else:
         open_decision.status = DECISION_FAILED
-        open_decision.error_message = (
-            f"Capillary shows the request as {describe(record.state).badge.lower()}, "
-            "decided by someone else."
-        )
+        with force_locale("en"):  # an English record, whatever the page's language
+            state_words = describe(record.state).badge.lower()
+        open_decision.error_message = f"Capillary shows the request as {state_words}, decided by someone else."
 
 
 def sent_decision(record: TrackedRequest) -> Decision | None:

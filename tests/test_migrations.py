@@ -35,6 +35,20 @@ def test_flask_db_upgrade_builds_exactly_the_models_schema(tmp_path, empty_datab
         assert set(context.get_current_heads()) == set(schema.head_revisions())
 
 
+def test_the_resent_index_covers_only_resent_requests(tmp_path, empty_database):
+    app = make_app(tmp_path, {"DATABASE_URL": empty_database}, SCHEMA_SETUP="check")
+    upgrade(app)
+    with app.app_context(), db.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            definition = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_tracked_requests_resent_from'").scalar_one()
+        else:
+            definition = connection.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_tracked_requests_resent_from' "
+                "AND schemaname = current_schema()").scalar_one()
+        assert "resent_from_id IS NOT NULL" in definition
+
+
 def test_the_migrations_go_down_to_nothing_and_back_up(tmp_path, empty_database):
     app = make_app(tmp_path, {"DATABASE_URL": empty_database}, SCHEMA_SETUP="check")
     upgrade(app)

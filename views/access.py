@@ -1,7 +1,7 @@
 """Who may open what, decided in one place for every request.
 
-- Every page needs a signed-in, enabled user, except the sign-in page, the health probes
-  and static files (:data:`PUBLIC_ENDPOINTS`).
+- Every page needs a signed-in, enabled user, except the sign-in page, the language switcher,
+  the health probes and static files (:data:`PUBLIC_ENDPOINTS`).
 - A session ends after ``CAP_IDLE_TIMEOUT_MINUTES`` without activity and, at the latest,
   ``CAP_SESSION_MAX_HOURS`` after sign-in. Background polls marked :func:`passive` do not
   count as activity; the "stay signed in" button (static/js/session.js) does.
@@ -29,6 +29,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,7 +39,7 @@ from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 from services.permissions import can_decide, decision_refusal  # noqa: F401 - re-exported
 from views import form_pages
 
-PUBLIC_ENDPOINTS = {"auth.login", "static", "health.healthz", "health.readyz"}
+PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz"}
 PUBLIC_PATHS = {"/healthz", "/readyz"}
 
 SUBMIT_ROLES = (MAKER, AGENT)
@@ -58,7 +60,7 @@ SANDBOX_BLUEPRINTS = {"trainer"}
 # Background polls (besides views marked @passive): they do not keep a session alive.
 PASSIVE_ENDPOINTS = {"status.live"}
 
-ROLE_WORDS = {MAKER: "maker", AGENT: "support agent", CHECKER: "checker", ADMIN: "administrator"}
+ROLE_WORDS = {MAKER: _l("maker"), AGENT: _l("support agent"), CHECKER: _l("checker"), ADMIN: _l("administrator")}
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -152,9 +154,12 @@ def allowed(user: User, endpoint: str) -> bool:
 
 def refusal(roles) -> str:
     """The 403 page's explanation."""
-    words = " or ".join(ROLE_WORDS[role] for role in roles)
-    return (f"This page needs the {words} role. Your roles: {', '.join(current_user.roles) or 'none'}. "
-            "Ask an administrator if you need access.")
+    words = str(ROLE_WORDS[roles[0]])
+    for role in roles[1:]:
+        # A list of alternatives, e.g. "maker or support agent".
+        words = _("%(roles)s or %(role)s", roles=words, role=ROLE_WORDS[role])
+    return _("This page needs the %(roles)s role. Your roles: %(yours)s. Ask an administrator if you need access.",
+             roles=words, yours=", ".join(current_user.roles) or _("none"))
 
 
 def require_roles(*roles: str):

@@ -20,6 +20,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -69,9 +70,9 @@ def new_user():
     problem = None
     if request.method == "POST" and form.validate():
         if not form.username.data:
-            form.username.errors.append("Enter a username.")
+            form.username.errors.append(_("Enter a username."))
         elif not form.password.data:
-            form.password.errors.append("Give the user a first password (they can change it on their profile).")
+            form.password.errors.append(_("Give the user a first password (they can change it on their profile)."))
         else:
             try:
                 user = people.create_user(form.username.data, form.roles.data, form.password.data,
@@ -81,7 +82,7 @@ def new_user():
                 problem = str(exc)
             else:
                 db.session.commit()
-                flash(f"User {user.username} is created.", "good")
+                flash(_("User %(name)s is created.", name=user.username), "good")
                 return redirect(url_for("admin.users"), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=None, problem=problem), status
@@ -104,13 +105,15 @@ def edit_user(user_id: int):
                                              acting=current_user)
                 if form.password.data:
                     people.set_password(user, form.password.data)
-                    changes.append("new password")
+                    changes.append(_("new password"))
             except people.PeopleError as exc:
                 db.session.rollback()
                 problem = str(exc)
             else:
                 db.session.commit()
-                flash(f"User {user.username}: " + (", ".join(changes) or "nothing changed") + ".", "good")
+                # The changes listed by people.update_user are its audit record's words.
+                flash(_("User %(name)s: %(changes)s.", name=user.username,
+                        changes=", ".join(changes) or _("nothing changed")), "good")
                 return redirect(url_for("admin.users"), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=user, problem=problem), status
@@ -189,7 +192,7 @@ def masked_settings() -> list[tuple[str, str, bool]]:
         value = config[name]
         secret = name in SECRET_SETTINGS or (bool(_SECRET_NAME.search(name)) and name not in _NOT_SECRET)
         if secret:
-            shown = "set (hidden)" if value else "not set"
+            shown = _("set (hidden)") if value else _("not set")
         elif name in _URL_SETTINGS and value:
             shown = _mask_url(str(value))
         elif isinstance(value, tuple | list):

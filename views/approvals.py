@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from extensions import db
 from forms.decision_form import DecisionForm
@@ -29,11 +31,13 @@ def index():
 def age_text(delta: timedelta) -> str:
     """Say how long something has waited, e.g. "5 minutes", "3 hours", "2 days"."""
     seconds = max(int(delta.total_seconds()), 0)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return "under a minute"
+    if seconds >= 86400:
+        return ngettext("%(num)d day", "%(num)d days", seconds // 86400)
+    if seconds >= 3600:
+        return ngettext("%(num)d hour", "%(num)d hours", seconds // 3600)
+    if seconds >= 60:
+        return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
+    return _("under a minute")
 
 
 def _record(pk: int) -> TrackedRequest:
@@ -52,7 +56,7 @@ def _decision_page(record: TrackedRequest, form: DecisionForm, status: int = 200
 def _decide_again(formdata, notice: str, args: dict):
     """After an expired page or a new sign-in: the decision page again, choice and message kept."""
     form = DecisionForm(formdata=formdata)
-    return _decision_page(_record(args["pk"]), form, problem=(
+    return _decision_page(_record(args["pk"]), form, problem=_(
         "This form expired, so nothing was sent. Your choice and message are kept: check them and continue."))[0]
 
 

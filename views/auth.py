@@ -21,6 +21,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.datastructures import MultiDict
@@ -36,11 +38,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 REASONS = {
-    "idle": "You were signed out because there was no activity for a while. Sign in again to continue.",
-    "too_long": "Your session reached its maximum length. Sign in again to continue.",
-    "signed_out": "You have signed out.",
-    "expired": "Your session ended. Sign in again to continue.",
-    "form_expired": "This form expired because the page was open too long. Sign in again.",
+    "idle": _l("You were signed out because there was no activity for a while. Sign in again to continue."),
+    "too_long": _l("Your session reached its maximum length. Sign in again to continue."),
+    "signed_out": _l("You have signed out."),
+    "expired": _l("Your session ended. Sign in again to continue."),
+    "form_expired": _l("This form expired because the page was open too long. Sign in again."),
 }
 _LOGIN_FIELDS = ("username", "password", "csrf_token", "resume")
 _CARRY_PREFIX = "carry-"
@@ -52,7 +54,7 @@ def _account_key() -> str:
 
 def _too_many_message() -> str:
     log.warning("sign-in rate limit reached")
-    return "Too many sign-in attempts from this address or for this account. Wait a minute, then try again."
+    return _("Too many sign-in attempts from this address or for this account. Wait a minute, then try again.")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -86,8 +88,8 @@ def login():
         audit.record_now("auth.sign_in_failed", actor=None,
                          target=f"user {form.username.data.lower()}" if known else "unknown username",
                          detail=reason)
-        error = ("This account is disabled. Ask an administrator to enable it." if reason == "disabled"
-                 else "The username or password is not right. Check them and try again.")
+        error = (_("This account is disabled. Ask an administrator to enable it.") if reason == "disabled"
+                 else _("The username or password is not right. Check them and try again."))
         return render_login(form=form, error=error, resume=resume, carried=carried,
                             next_url=request.args.get("next")), 401
     return _start_session(user, resume, carried)
@@ -117,8 +119,10 @@ def render_login(*, form: LoginForm | None = None, reason: str | None = None, er
     if resume and form_pages.resolve(resume) is None:
         resume, carried = None, ()
     demo_users = people.DEMO_USERS if current_app.config["SANDBOX_MODE"] else ()
+    notice = REASONS.get(reason or "")
     return render_template(
-        "auth/login.html", form=form, notice=REASONS.get(reason or ""), error=error, resume=resume,
+        "auth/login.html", form=form, notice=str(notice) if notice is not None else None, error=error,
+        resume=resume,
         carried=[(_CARRY_PREFIX + name, value) for name, value in carried],
         next_url=access.safe_next(next_url), demo_users=demo_users,
     )

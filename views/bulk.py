@@ -20,6 +20,9 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import jobs
@@ -69,8 +72,8 @@ def upload():
 def too_large(error):
     """A body over MAX_CONTENT_LENGTH: the upload page again, with the limit in words."""
     form = BulkUploadForm(formdata=None)
-    form.file.errors = [f"The file is larger than {MAX_BYTES // 1024 // 1024} MB. Split it into smaller files "
-                        "(at most 10,000 rows each) and upload them one by one."]
+    form.file.errors = [_("The file is larger than %(mb)s MB. Split it into smaller files "
+                          "(at most 10,000 rows each) and upload them one by one.", mb=MAX_BYTES // 1024 // 1024)]
     return _index(form), 413
 
 
@@ -126,45 +129,55 @@ def progress_json(batch_id: int):
 # -- words shared by the pages and the JSON endpoint ----------------------------------------------
 
 BATCH_STATE_WORDS = {
-    "review": "Waiting for confirmation",
-    "queued": "Queued",
-    "running": "Sending",
-    "done": "Finished",
+    "review": _l("Waiting for confirmation"),
+    "queued": _l("Queued"),
+    "running": _l("Sending"),
+    "done": _l("Finished"),
 }
 
 
 def batch_state_words(state: str) -> str:
     """A batch state in plain words."""
-    return BATCH_STATE_WORDS.get(state, state)
+    return str(BATCH_STATE_WORDS.get(state, state))
 
 
 def progress_summary(found: bulk.Progress) -> str:
     """One sentence on where the batch stands (the page's live status region)."""
-    outcomes = (f"{found.created} created in Capillary, {found.failed} failed, "
-                f"{found.unknown} with an unknown outcome.")
-    if found.state == "done":
-        return f"Finished: all {found.to_send} rows were sent. {outcomes}"
     if found.state == "queued" and not found.finished:
-        return f"Queued: waiting for a worker to start sending {found.to_send} rows."
-    return f"Sending: {found.finished} of {found.to_send} rows finished ({found.percent}%). {outcomes}"
+        return ngettext("Queued: waiting for a worker to start sending %(num)d rows.",
+                        "Queued: waiting for a worker to start sending %(num)d rows.", found.to_send)
+    outcomes = _("%(created)s created in Capillary, %(failed)s failed, %(unknown)s with an unknown outcome.",
+                 created=found.created, failed=found.failed, unknown=found.unknown)
+    if found.state == "done":
+        where = ngettext("Finished: all %(num)d rows were sent.", "Finished: all %(num)d rows were sent.",
+                         found.to_send)
+    else:
+        where = ngettext("Sending: %(finished)s of %(num)d rows finished (%(percent)s%%).",
+                         "Sending: %(finished)s of %(num)d rows finished (%(percent)s%%).",
+                         found.to_send, finished=found.finished, percent=found.percent)
+    # Two whole sentences: where the batch stands, then its outcomes so far.
+    return f"{where} {outcomes}"
 
 
 def rate_words(found: bulk.Progress) -> str:
     """The recent sending rate against the configured limit."""
     limit = current_app.config["CAP_BULK_RATE_PER_MINUTE"]
     if not found.per_minute:
-        return f"None in the last minute (limit {limit} a minute)"
-    return f"{found.per_minute:.0f} a minute (limit {limit} a minute)"
+        return _("None in the last minute (limit %(limit)s a minute)", limit=limit)
+    return _("%(rate)s a minute (limit %(limit)s a minute)", rate=f"{found.per_minute:.0f}", limit=limit)
 
 
 def time_left_words(found: bulk.Progress) -> str:
     """Roughly how long until every row is sent."""
     if not found.remaining:
-        return "None"
+        return _("None")
     if found.seconds_left is None:
-        return "Not known yet"
+        return _("Not known yet")
     minutes = found.seconds_left / 60
-    return f"About {found.seconds_left:.0f} seconds" if minutes < 1.5 else f"About {minutes:.0f} minutes"
+    if minutes < 1.5:
+        seconds = int(f"{found.seconds_left:.0f}")
+        return ngettext("About %(num)d seconds", "About %(num)d seconds", seconds)
+    return ngettext("About %(num)d minutes", "About %(num)d minutes", int(f"{minutes:.0f}"))
 
 
 @bp.context_processor
@@ -215,7 +228,7 @@ def _index(form: BulkUploadForm):
 
 
 def _batch(batch_id: int) -> Batch:
-    return db.session.get(Batch, batch_id) or abort(404, description="There is no such bulk file.")
+    return db.session.get(Batch, batch_id) or abort(404, description=_("There is no such bulk file."))
 
 
 def _page(name: str) -> int:

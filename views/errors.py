@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -12,6 +14,24 @@ from werkzeug.exceptions import HTTPException
 from extensions import db, login_manager
 
 log = logging.getLogger(__name__)
+
+# Page titles by status code (other codes show werkzeug's English name, e.g. "Bad Request").
+_TITLES = {
+    403: _l("You do not have access to this page"),
+    404: _l("Page not found"),
+    405: _l("Not allowed here"),
+    413: _l("File too large"),
+    429: _l("Too many attempts"),
+}
+# Werkzeug's own explanations, word for word, so they are translated when an ``abort()`` gives none.
+_DEFAULT_EXPLANATIONS = {
+    403: _l("You don't have the permission to access the requested resource. It is either read-protected or "
+            "not readable by the server."),
+    404: _l("The requested URL was not found on the server. If you entered the URL manually please check your "
+            "spelling and try again."),
+    405: _l("The method is not allowed for the requested URL."),
+    413: _l("The data value transmitted exceeds the capacity limit."),
+}
 
 
 def init_app(app: Flask) -> None:
@@ -29,7 +49,7 @@ def _csrf_error(error: CSRFError):
     from views import access, form_pages
 
     if access.wants_json():
-        return jsonify(error="form_expired", message="This page expired: reload it."), 400
+        return jsonify(error="form_expired", message=_("This page expired: reload it.")), 400
     if not current_user.is_authenticated and request.endpoint not in access.PUBLIC_ENDPOINTS:
         # The session itself ended: sign in first; the sign-in page carries the values.
         return access.sign_in_required("expired")
@@ -41,14 +61,15 @@ def _csrf_error(error: CSRFError):
             return _http_error(exc)
         response.status_code = 400
         return response
-    return _page(400, "This form expired", "The page was open too long or your session ended. "
-                 "Go back, reload the page and submit it again.")
+    return _page(400, _("This form expired"), _("The page was open too long or your session ended. "
+                                                "Go back, reload the page and submit it again."))
 
 
 def _http_error(error: HTTPException):
-    titles = {403: "You do not have access to this page", 404: "Page not found", 405: "Not allowed here",
-              413: "File too large", 429: "Too many attempts"}
-    return _page(error.code or 500, titles.get(error.code, error.name), error.description)
+    message = error.description
+    if message == type(error).description and error.code in _DEFAULT_EXPLANATIONS:
+        message = str(_DEFAULT_EXPLANATIONS[error.code])
+    return _page(error.code or 500, str(_TITLES.get(error.code, error.name)), message)
 
 
 def _database_error(error: SQLAlchemyError):
@@ -59,20 +80,20 @@ def _database_error(error: SQLAlchemyError):
     g._login_user = login_manager.anonymous_user()
     if g.get("sent_to_gateway"):
         # The record was stored (state `sending`) before the call; only the answer is missing.
-        return _page(503, "The app's database is not available",
-                     "Your request was sent to Capillary, but the app could not record the answer. "
-                     "It is kept in the history as 'Sending' and will be checked against Capillary; "
-                     "do not submit it again.")
-    return _page(503, "The app's database is not available",
-                 "Nothing was sent to Capillary. Try again in a minute; if it keeps happening, "
-                 "tell your administrator.")
+        return _page(503, _("The app's database is not available"),
+                     _("Your request was sent to Capillary, but the app could not record the answer. "
+                       "It is kept in the history as 'Sending' and will be checked against Capillary; "
+                       "do not submit it again."))
+    return _page(503, _("The app's database is not available"),
+                 _("Nothing was sent to Capillary. Try again in a minute; if it keeps happening, "
+                   "tell your administrator."))
 
 
 def _unexpected_error(error: Exception):
     log.exception("unexpected error")
-    return _page(500, "Something went wrong",
-                 "The app hit an unexpected problem. Nothing you entered was sent twice; check "
-                 "the request history before trying again.")
+    return _page(500, _("Something went wrong"),
+                 _("The app hit an unexpected problem. Nothing you entered was sent twice; check "
+                   "the request history before trying again."))
 
 
 def _page(status: int, title: str, message: str):

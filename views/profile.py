@@ -7,6 +7,7 @@ The token is write-only: once saved it is only ever shown as "set · expires …
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from werkzeug.datastructures import MultiDict
 
@@ -50,7 +51,7 @@ def set_token():
             audit.record("token.set", target=f"user {current_user.username}",
                          detail=f"expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "no expiry in the token")
             db.session.commit()
-            flash("Your Capillary token is saved. Requests you submit or decide now use it.", "good")
+            flash(_("Your Capillary token is saved. Requests you submit or decide now use it."), "good")
             return redirect(url_for("profile.index"), 303)
     return _page(token_form=form, status=422)
 
@@ -62,7 +63,7 @@ def clear_token():
         identity.clear_user_token(current_user)
         audit.record("token.cleared", target=f"user {current_user.username}")
         db.session.commit()
-        flash("Your Capillary token is removed. The app's shared token is used for your requests.", "good")
+        flash(_("Your Capillary token is removed. The app's shared token is used for your requests."), "good")
     return redirect(url_for("profile.index"), 303)
 
 
@@ -72,7 +73,7 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate():
         if not current_user.check_password(form.current.data):
-            form.current.errors.append("That is not your current password.")
+            form.current.errors.append(_("That is not your current password."))
         else:
             try:
                 people.set_password(current_user, form.new.data, own=True)
@@ -83,7 +84,7 @@ def change_password():
                 # The new password ended every session, this one included: start a fresh one here.
                 login_user(current_user._get_current_object(), remember=False, fresh=True)
                 access.start_session()
-                flash("Your password is changed. Other sessions you had are signed out.", "good")
+                flash(_("Your password is changed. Other sessions you had are signed out."), "good")
                 return redirect(url_for("profile.index"), 303)
     return _page(password_form=form, status=422)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -63,7 +64,7 @@ def refresh_now(pk: int):
     record = _record(pk)
     result = refresh(record)
     if result.error:
-        flash(f"Could not refresh: {result.error} The last known state is shown.", "error")
+        flash(_("Could not refresh: %(problem)s The last known state is shown.", problem=result.error), "error")
     else:
         flash(result.message, "good" if result.changed else "info")
     return redirect(url_for("requests.show", pk=pk), 303)
@@ -78,7 +79,8 @@ def resend_request(pk: int):
     except ValueError as exc:
         flash(str(exc), "error")
         return redirect(url_for("requests.show", pk=pk), 303)
-    flash("Resent as a new request." if sent else "This request was already resent; here is the new one.", "info")
+    flash(_("Resent as a new request.") if sent else _("This request was already resent; here is the new one."),
+          "info")
     return redirect(url_for("requests.show", pk=new.id), 303)
 
 
@@ -91,5 +93,6 @@ def choose_match(pk: int):
     except ValueError as exc:
         flash(str(exc), "error")
     except GatewayError as exc:
-        flash(f"Could not check that request in Capillary: {exc.message} Nothing was changed.", "error")
+        flash(_("Could not check that request in Capillary: %(problem)s Nothing was changed.", problem=exc.message),
+              "error")
     return redirect(url_for("requests.show", pk=pk), 303)

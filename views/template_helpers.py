@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from gateway import errors
+from i18n import format_datetime
 from services.states import describe
 
 _ADVICE = {cls.kind: cls.advice for cls in (
@@ -15,20 +15,19 @@ _ADVICE = {cls.kind: cls.advice for cls in (
     errors.GatewayServerError, errors.GatewayUnavailable, errors.UnreadableResponse,
 )}
 
+# How a gateway validation flag (true / false / missing) is shown.
+_CHECK_WORDS = {True: _l("Passed"), False: _l("Failed")}
+_NOT_REPORTED = _l("Not reported")
+
 
 def advice_for(kind: str | None) -> str:
     """Return what a person should do after a gateway failure of this kind."""
-    return _ADVICE.get(kind or "", errors.GatewayError.advice)
+    return str(_ADVICE.get(kind or "", errors.GatewayError.advice))
 
 
 def check_text(value) -> str:
     """Show a gateway validation flag in words."""
-    return {True: "Passed", False: "Failed"}.get(value, "Not reported")
-
-
-def format_datetime(value: datetime | None) -> str:
-    """Format a naive-UTC datetime for people."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+    return str(_CHECK_WORDS.get(value, _NOT_REPORTED))
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,8 @@ test suite uses. Outside sandbox mode every URL here is a 404.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from forms.trainer_forms import FaultForm, SandboxSettingsForm, SeedForm
 from services.gateway_setup import sandbox_state
@@ -53,7 +55,7 @@ def change_settings():
     state.set_auto_approve(form.auto_approve.data)
     state.set_forbid_self_approval(form.forbid_self_approval.data)
     state.set_latency_ms(form.latency_ms.data)
-    flash("Sandbox settings saved.", "good")
+    flash(_("Sandbox settings saved."), "good")
     return redirect(url_for("trainer.index"), 303)
 
 
@@ -64,7 +66,9 @@ def add_fault():
     if not form.validate():
         return _page(422, fault_form=form)
     sandbox_state().inject_fault(form.kind.data, form.count.data, form.endpoint.data)
-    flash(f"The next {form.count.data} matching call(s) will fail with '{form.kind.data}'.", "good")
+    flash(ngettext("The next %(num)d matching call(s) will fail with '%(kind)s'.",
+                   "The next %(num)d matching call(s) will fail with '%(kind)s'.",
+                   form.count.data, kind=form.kind.data), "good")
     return redirect(url_for("trainer.index"), 303)
 
 
@@ -72,7 +76,7 @@ def add_fault():
 def clear_faults():
     """Drop every queued fault."""
     sandbox_state().clear_faults()
-    flash("No faults are queued any more.", "good")
+    flash(_("No faults are queued any more."), "good")
     return redirect(url_for("trainer.index"), 303)
 
 
@@ -88,8 +92,8 @@ def seed():
     name, value = next(iter(customer["identifiers"].items()))
     request_id = state.seed_request(identifier_name=name, identifier_value=value, label=form.label.data,
                                     reason=form.reason.data, state=form.state.data)
-    flash(f"Request {request_id} raised in the sandbox as another maker would in Capillary's UI. "
-          "It shows in Approvals and, after a sync, in History.", "good")
+    flash(_("Request %(id)s raised in the sandbox as another maker would in Capillary's UI. "
+            "It shows in Approvals and, after a sync, in History.", id=request_id), "good")
     return redirect(url_for("trainer.index"), 303)
 
 
@@ -97,6 +101,6 @@ def seed():
 def reset():
     """Reset the sandbox: no requests, calls or faults; customers and switches as at start-up."""
     sandbox_state().reset()
-    flash("The sandbox was reset. This app's own records are kept; the sandbox no longer knows "
-          "the requests they point at.", "good")
+    flash(_("The sandbox was reset. This app's own records are kept; the sandbox no longer knows "
+            "the requests they point at."), "good")
     return redirect(url_for("trainer.index"), 303)

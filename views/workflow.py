@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from extensions import db
@@ -107,7 +108,7 @@ def _preview(form: StatusChangeForm) -> dict:
     target = client.create_url
     headers = {
         "X-CAP-API-AUTH-ORG-ID": current_app.config["CAP_ORG_ID"],
-        "X-CAP-UI-AUTH-TOKEN": "•••••• (hidden)",
+        "X-CAP-UI-AUTH-TOKEN": _("•••••• (hidden)"),
         "Content-Type": "application/json",
         "Accept": "application/json",
     }

@@ -2,6 +2,17 @@
 (function () {
   "use strict";
 
+  // Tell the server this browser's time zone, so times are shown in it (i18n.py reads the cookie).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    // IANA names are cookie-safe as they are; anything else is not a zone name.
+    if (/^[A-Za-z0-9_\/+-]+$/.test(zone) && ("; " + document.cookie).indexOf("; tz=" + zone + ";") === -1 &&
+        ("; " + document.cookie + ";").indexOf("; tz=" + zone + ";") === -1) {
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+        (location.protocol === "https:" ? "; Secure" : "");
+    }
+  } catch (e) { /* no Intl: the server's default zone is used */ }
+
   // Move focus to an error summary so screen readers announce it (WCAG 3.3.1).
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.querySelector("[data-focus-on-load]");

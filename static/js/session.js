@@ -18,9 +18,10 @@
   var ticker = null;
   var lastFocus = null;
 
+  // The countdown words come translated from the template; "{n}" stands for the number.
   function words(seconds) {
-    if (seconds >= 120) { return Math.ceil(seconds / 60) + " minutes"; }
-    return seconds + (seconds === 1 ? " second" : " seconds");
+    if (seconds >= 120) { return box.dataset.minutesText.replace("{n}", Math.ceil(seconds / 60)); }
+    return (seconds === 1 ? box.dataset.secondText : box.dataset.secondsText).replace("{n}", seconds);
   }
 
   function schedule(secondsLeft) {

@@ -42,8 +42,13 @@
       var stateChanged = fresh.dataset.state !== old.dataset.state;
       old.replaceWith(fresh);
       if (stateChanged) {
-        announcer.textContent = "Status changed: " + fresh.dataset.stateText + ".";
-        document.title = document.title.replace(/^(Request \d+: )[^·]*/, "$1" + fresh.dataset.stateText + " ");
+        // The sentences come translated from the page (requests/show.html); {state} is the new state.
+        var stateText = function () { return fresh.dataset.stateText; };
+        announcer.textContent = announcer.dataset.changedText.replace("{state}", stateText);
+        var site = document.title.indexOf(" · ");
+        if (site >= 0) {
+          document.title = announcer.dataset.titleText.replace("{state}", stateText) + document.title.slice(site);
+        }
       }
       if (hadFocus) {
         var heading = fresh.querySelector("#state-heading");

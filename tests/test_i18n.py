@@ -1,0 +1,291 @@
+"""Languages and time zones: choosing a language, remembering it, times in the person's zone,
+and Spanish catalogs that are complete and in step with the code."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir, extract_from_file
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from app import ROOT, create_app
+from i18n import format_datetime
+from tests.conftest import VALID_FORM, make_app, sign_in
+
+CATALOG = ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po"
+COMPILED = CATALOG.with_suffix(".mo")
+# The same keywords and folders as scripts/translations.
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
+            "lazy_ngettext": (1, 2), "N_": None}
+NOT_SCANNED = {"tests", "bench", "sandbox", "migrations", "instance", "scripts", "translations", "docs"}
+
+
+@pytest.fixture(scope="module")
+def spanish() -> Translations:
+    assert COMPILED.is_file(), "the Spanish catalog is not compiled: run scripts/translations compile"
+    return Translations.load(str(ROOT / "translations"), ["es"])
+
+
+def _html_lang(response) -> str:
+    return re.search(r'<html lang="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+# -- which language a page is in ------------------------------------------------------------------
+
+
+def test_the_browsers_language_is_used(app, spanish):
+    client = app.test_client()
+    spanish_page = client.get("/login", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
+    english_page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert _html_lang(spanish_page) == "es"
+    assert spanish.gettext("Language:") in spanish_page.get_data(as_text=True)
+    assert spanish.gettext("Language:") != "Language:"
+    assert _html_lang(english_page) == "en"
+    assert "Language:" in english_page.get_data(as_text=True)
+
+
+def test_a_language_the_app_lacks_falls_back_to_the_configured_default(tmp_path):
+    (tmp_path / "en").mkdir()
+    (tmp_path / "es").mkdir()
+    english_default = make_app(tmp_path / "en").test_client()
+    spanish_default = make_app(tmp_path / "es", {"CAP_DEFAULT_LANGUAGE": "es"}).test_client()
+    assert _html_lang(english_default.get("/login", headers={"Accept-Language": "fr-FR,fr"})) == "en"
+    assert _html_lang(spanish_default.get("/login", headers={"Accept-Language": "fr-FR,fr"})) == "es"
+    assert _html_lang(spanish_default.get("/login")) == "es"
+
+
+def test_the_switcher_remembers_the_choice_over_the_browsers_language(app):
+    client = app.test_client()
+    answer = client.post("/language", data={"language": "es", "next": "/login?reason=expired"})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/login?reason=expired"
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("lang=es;")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert re.search(r"Max-Age=31536000", cookie)
+    assert _html_lang(client.get("/login", headers={"Accept-Language": "en-US,en"})) == "es"
+
+    client.post("/language", data={"language": "en", "next": "/login"})
+    assert _html_lang(client.get("/login", headers={"Accept-Language": "es-ES,es"})) == "en"
+
+
+def test_the_switcher_works_for_signed_in_people_and_keeps_them_signed_in(client):
+    answer = client.post("/language", data={"language": "es", "next": "/requests"})
+    assert answer.headers["Location"] == "/requests"
+    page = client.get("/requests")
+    assert page.status_code == 200
+    assert _html_lang(page) == "es"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example", ""])
+def test_the_switcher_never_sends_anyone_off_site(app, target):
+    answer = app.test_client().post("/language", data={"language": "es", "next": target})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/login"
+
+
+def test_the_switcher_ignores_a_language_it_does_not_offer(app):
+    client = app.test_client()
+    answer = client.post("/language", data={"language": "fr", "next": "/login"})
+    assert answer.status_code == 303
+    assert "Set-Cookie" not in answer.headers or "lang=" not in answer.headers["Set-Cookie"]
+    client.set_cookie("lang", "xx-unknown")  # a forged cookie is ignored too
+    assert _html_lang(client.get("/login", headers={"Accept-Language": "es"})) == "es"
+
+
+def test_the_switcher_needs_the_pages_csrf_token(tmp_path):
+    client = make_app(tmp_path, WTF_CSRF_ENABLED=True).test_client()
+    refused = client.post("/language", data={"language": "es", "next": "/login"})
+    assert refused.status_code == 400
+    assert "lang=" not in refused.headers.get("Set-Cookie", "")
+
+    page = client.get("/login").get_data(as_text=True)
+    footer = page[page.index('<footer'):]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', footer).group(1)
+    accepted = client.post("/language", data={"language": "es", "next": "/login", "csrf_token": token})
+    assert accepted.status_code == 303
+    assert accepted.headers["Set-Cookie"].startswith("lang=es;")
+
+
+def test_every_page_offers_the_other_language_in_its_own_words(client):
+    english = client.get("/requests/new").get_data(as_text=True)
+    assert re.search(r'<button[^>]*name="language" value="es" lang="es"[^>]*>Español</button>', english)
+    client.set_cookie("lang", "es")
+    spanish = client.get("/requests/new").get_data(as_text=True)
+    assert re.search(r'<button[^>]*name="language" value="en" lang="en"[^>]*>English</button>', spanish)
+
+
+# -- times in the person's time zone ---------------------------------------------------------------
+
+
+def test_times_are_shown_in_the_browsers_time_zone_and_language(app):
+    stored = datetime(2031, 5, 17, 8, 30)  # naive UTC, as every stored time is
+    with app.test_request_context(headers={"Cookie": "tz=Asia/Kolkata", "Accept-Language": "en"}):
+        kolkata = format_datetime(stored)
+    with app.test_request_context(headers={"Cookie": "tz=Europe/Madrid", "Accept-Language": "es"}):
+        madrid = format_datetime(stored)
+    with app.test_request_context():
+        default = format_datetime(stored)
+    assert "May 17, 2031" in kolkata and "2:00:00" in kolkata and "PM" in kolkata and "+0530" in kolkata
+    assert madrid.startswith("17 may 2031, 10:30:00") and "CEST" in madrid
+    assert "8:30:00" in default and default.endswith("UTC")
+
+
+def test_a_time_zone_that_does_not_exist_is_ignored(app):
+    with app.test_request_context(headers={"Cookie": "tz=Mars/Olympus_Mons"}):
+        assert format_datetime(datetime(2031, 5, 17, 8, 30)).endswith("UTC")
+
+
+def test_the_default_time_zone_is_configurable(tmp_path):
+    app = make_app(tmp_path, {"CAP_DEFAULT_TIMEZONE": "America/Mexico_City"})
+    with app.test_request_context():
+        assert "2:30:00" in format_datetime(datetime(2031, 5, 17, 8, 30))
+
+
+def test_pages_name_the_time_zone_they_use(client):
+    client.set_cookie("tz", "Asia/Kolkata")
+    page = client.get("/requests").get_data(as_text=True)
+    assert "Times are shown in the Asia/Kolkata time zone." in page
+
+
+@pytest.mark.parametrize(("name", "value"), [("CAP_GATEWAY_TIMEZONE", "Nowhere/Land"),
+                                             ("CAP_DEFAULT_TIMEZONE", "GMT+99"),
+                                             ("CAP_DEFAULT_LANGUAGE", "fr")])
+def test_bad_language_and_time_zone_settings_stop_start_up_with_their_name(tmp_path, name, value):
+    with pytest.raises(SystemExit) as stopped:
+        create_app({"ENVIRON": {name: value, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}})
+    assert name in str(stopped.value)
+
+
+def test_the_gateway_time_zone_is_a_real_setting(tmp_path):
+    app = make_app(tmp_path, {"CAP_GATEWAY_TIMEZONE": "Asia/Kolkata"})
+    assert app.config["CAP_GATEWAY_TIMEZONE"] == "Asia/Kolkata"
+    (tmp_path / "default").mkdir()
+    assert make_app(tmp_path / "default").config["CAP_GATEWAY_TIMEZONE"] == "UTC"
+
+
+# -- the Spanish catalog ---------------------------------------------------------------------------
+
+
+def _messages_in_the_code() -> set:
+    with open(ROOT / "babel.cfg") as config:
+        method_map, options_map = parse_mapping_cfg(config)
+
+    def scanned(path: str) -> bool:
+        name = Path(path).name
+        top = Path(path).parts[0] if Path(path).parts else name
+        return not name.startswith((".", "_")) and top not in NOT_SCANNED
+
+    found = {message for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=KEYWORDS, directory_filter=scanned)}
+    # Of the sandbox, only the fault descriptions the trainer page shows.
+    found.update(message for _line, message, _comments, _context in extract_from_file(
+        "python", str(ROOT / "sandbox" / "faults.py"), keywords=KEYWORDS))
+    return found
+
+
+def test_the_spanish_catalog_is_in_step_with_the_code():
+    with open(CATALOG, "rb") as source:
+        catalog = read_po(source)
+    in_catalog = {message.id for message in catalog if message.id}
+    in_code = _messages_in_the_code()
+    assert in_code, "nothing extracted: babel.cfg or the keywords are wrong"
+    missing = sorted(map(str, in_code - in_catalog))
+    assert missing == [], f"run scripts/translations update, then translate: {missing[:10]}"
+
+
+def test_every_spanish_message_is_translated_with_the_same_placeholders():
+    with open(CATALOG, "rb") as source:
+        catalog = read_po(source)
+    untranslated = [message.id for message in catalog if message.id and (
+        message.fuzzy or not all(message.string if isinstance(message.string, tuple) else [message.string]))]
+    assert untranslated == []
+    problems = [(message.id, [str(error) for error in errors]) for message, errors in catalog.check()]
+    assert problems == []
+    assert len(catalog) > 300  # the whole interface, not a sample
+
+
+def test_the_compiled_catalog_is_not_older_than_its_source():
+    assert COMPILED.is_file() and COMPILED.stat().st_mtime >= CATALOG.stat().st_mtime, (
+        "run scripts/translations compile")
+
+
+# -- no English left on Spanish pages --------------------------------------------------------------
+
+# Words that are English and never Spanish: one of them on a Spanish page means text that was
+# not marked for translation (or not translated).
+ENGLISH_ONLY = {"the", "and", "your", "you", "this", "is", "was", "with", "will", "been", "has", "have",
+                "request", "requests", "of", "to", "for", "from", "or", "it", "not", "be", "are", "can"}
+SPANISH_FORM = {**VALID_FORM, "reason": "Fraude sospechado en la caja 3"}
+
+
+def _visible_words(html: str) -> list[str]:
+    # Code, and values shown as data (class "break": IDs, file names, settings), are not words.
+    html = re.sub(r"(?s)<(script|style|pre|code)\b.*?</\1>", " ", html)
+    html = re.sub(r'(?s)<span class="break">.*?</span>', " ", html)
+    text = re.sub(r"(?s)<[^>]+>", " ", html)
+    text = re.sub(r"&[a-z]+;|&#\d+;", " ", text)
+    return re.findall(r"[^\W\d_]+", text)
+
+
+def _english_left(html: str) -> list[str]:
+    words = _visible_words(html)
+    return sorted({w for w in words if w.lower() in ENGLISH_ONLY})
+
+
+def _spanish_pages(app) -> dict[str, str]:
+    """Render the main pages of every role in Spanish; return their HTML by name."""
+    pages = {}
+    anonymous = app.test_client()
+    anonymous.set_cookie("lang", "es")
+    pages["login"] = anonymous.get("/login").get_data(as_text=True)
+    pages["login failed"] = anonymous.post("/login", data={"username": "agent", "password": "wrong"}).get_data(
+        as_text=True)
+
+    agent = app.test_client()
+    sign_in(agent, "agent")
+    agent.set_cookie("lang", "es")
+    pages["form"] = agent.get("/requests/new").get_data(as_text=True)
+    pages["form with errors"] = agent.post("/requests/review", data={"action": "review"}).get_data(as_text=True)
+    pages["review"] = agent.post("/requests/review", data={**SPANISH_FORM, "action": "review"}).get_data(
+        as_text=True)
+    created = agent.post("/requests", data={**SPANISH_FORM, "submission_key": "e" * 32})
+    status_url = created.headers["Location"]
+    pages["status"] = agent.get(status_url).get_data(as_text=True)
+    pages["history"] = agent.get("/requests").get_data(as_text=True)
+    pages["history with errors"] = agent.get("/requests?date_from=2024-06-02&date_to=2024-06-01").get_data(
+        as_text=True)
+    pages["profile"] = agent.get("/profile").get_data(as_text=True)
+    pages["bulk"] = agent.get("/bulk").get_data(as_text=True)
+    pages["not found"] = agent.get("/requests/999999").get_data(as_text=True)
+
+    checker = app.test_client()
+    sign_in(checker, "checker")
+    checker.set_cookie("lang", "es")
+    pages["approvals"] = checker.get("/approvals").get_data(as_text=True)
+    record_id = status_url.rsplit("/", 1)[1]
+    pages["decide"] = checker.get(f"/approvals/{record_id}/approved").get_data(as_text=True)
+    pages["checker status"] = checker.get(status_url).get_data(as_text=True)
+
+    admin = app.test_client()
+    sign_in(admin, "admin")
+    admin.set_cookie("lang", "es")
+    for path in ("/admin/users", "/admin/users/new", "/admin/audit", "/admin/settings", "/sandbox"):
+        pages[path] = admin.get(path).get_data(as_text=True)
+    # The fault list names HTTP statuses by their standard reason phrases and faults by their keys.
+    pages["/sandbox"] = re.sub(r'(?s)<select id="kind".*?</select>', "", pages["/sandbox"])
+    # The audit trail's rows are English records (what happened, to what), kept as written.
+    pages["/admin/audit"] = re.sub(r"(?s)<tbody>.*?</tbody>", "", pages["/admin/audit"])
+    return pages
+
+
+def test_spanish_pages_have_no_english_left(app):
+    pages = _spanish_pages(app)
+    left = {name: _english_left(html) for name, html in pages.items()}
+    assert {name: words for name, words in left.items() if words} == {}
+    assert all('<html lang="es">' in html for html in pages.values())
