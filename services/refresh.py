@@ -77,9 +77,8 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
         return RefreshResult(False, message=_("The request is still being sent to Capillary."))
     if not claim_poll(record.id, force=force):
         seconds = current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"]
-        # Both forms read "seconds" in English (as before); a translation may use its singular.
         return RefreshResult(False, message=ngettext(
-            "Capillary was checked less than %(num)d seconds ago; this is the latest state.",
+            "Capillary was checked less than %(num)d second ago; this is the latest state.",
             "Capillary was checked less than %(num)d seconds ago; this is the latest state.", seconds))
     if record.request_id is None:
         found = reconcile.reconcile(record)

@@ -3,6 +3,7 @@ and Spanish catalogs that are complete and in step with the code."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from babel.support import Translations
 
 from app import ROOT, create_app
 from i18n import format_datetime
+from services.bulk_csv import COLUMNS
 from tests.conftest import VALID_FORM, make_app, sign_in
 
 CATALOG = ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po"
@@ -261,8 +263,26 @@ def _spanish_pages(app) -> dict[str, str]:
     pages["history with errors"] = agent.get("/requests?date_from=2024-06-02&date_to=2024-06-01").get_data(
         as_text=True)
     pages["profile"] = agent.get("/profile").get_data(as_text=True)
+    pages["profile with errors"] = agent.post("/profile/token", data={"token": "not-a-token"}).get_data(
+        as_text=True)
     pages["bulk"] = agent.get("/bulk").get_data(as_text=True)
+    rows = b"\r\n".join([b",".join(c.encode() for c in COLUMNS),
+                          b"50682289,50682288,50682286,50678331,mobile,9780375690,Suspended,Fraude,,",
+                          b"50682289,50682288,50682286,50678331,mobile,12,Suspended,x,,",
+                          b"50682289,50682288,50682286,50678331,mobile,9780375690,Suspended,Fraude,,"]) + b"\r\n"
+    uploaded = agent.post("/bulk", data={"file": (io.BytesIO(rows), "clientes.csv")},
+                          content_type="multipart/form-data")
+    assert uploaded.status_code == 303
+    bulk_url = uploaded.headers["Location"]
+    pages["bulk review"] = agent.get(bulk_url).get_data(as_text=True)
+    pages["bulk bad file"] = agent.post("/bulk", data={"file": (io.BytesIO(b"\xff\xfe\x00x"), "x.csv")},
+                                        content_type="multipart/form-data").get_data(as_text=True)
+    assert agent.post(f"{bulk_url}/confirm").status_code == 303
+    pages["bulk progress"] = agent.get(bulk_url).get_data(as_text=True)
     pages["not found"] = agent.get("/requests/999999").get_data(as_text=True)
+    forbidden = agent.get("/admin/users")
+    assert forbidden.status_code == 403
+    pages["forbidden"] = forbidden.get_data(as_text=True)
 
     checker = app.test_client()
     sign_in(checker, "checker")
@@ -284,8 +304,14 @@ def _spanish_pages(app) -> dict[str, str]:
     return pages
 
 
-def test_spanish_pages_have_no_english_left(app):
+def test_spanish_pages_have_no_english_left(app, tmp_path):
     pages = _spanish_pages(app)
+    (tmp_path / "csrf").mkdir()
+    expired = make_app(tmp_path / "csrf", WTF_CSRF_ENABLED=True).test_client()
+    expired.set_cookie("lang", "es")
+    stale = expired.post("/login", data={"username": "agent", "password": "x"})
+    assert stale.status_code == 400  # no CSRF token: the "form expired" page
+    pages["form expired"] = stale.get_data(as_text=True)
     left = {name: _english_left(html) for name, html in pages.items()}
     assert {name: words for name, words in left.items() if words} == {}
     assert all('<html lang="es">' in html for html in pages.values())

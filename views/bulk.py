@@ -144,15 +144,15 @@ def batch_state_words(state: str) -> str:
 def progress_summary(found: bulk.Progress) -> str:
     """One sentence on where the batch stands (the page's live status region)."""
     if found.state == "queued" and not found.finished:
-        return ngettext("Queued: waiting for a worker to start sending %(num)d rows.",
+        return ngettext("Queued: waiting for a worker to start sending %(num)d row.",
                         "Queued: waiting for a worker to start sending %(num)d rows.", found.to_send)
     outcomes = _("%(created)s created in Capillary, %(failed)s failed, %(unknown)s with an unknown outcome.",
                  created=found.created, failed=found.failed, unknown=found.unknown)
     if found.state == "done":
-        where = ngettext("Finished: all %(num)d rows were sent.", "Finished: all %(num)d rows were sent.",
+        where = ngettext("Finished: the %(num)d row was sent.", "Finished: all %(num)d rows were sent.",
                          found.to_send)
     else:
-        where = ngettext("Sending: %(finished)s of %(num)d rows finished (%(percent)s%%).",
+        where = ngettext("Sending: %(finished)s of %(num)d row finished (%(percent)s%%).",
                          "Sending: %(finished)s of %(num)d rows finished (%(percent)s%%).",
                          found.to_send, finished=found.finished, percent=found.percent)
     # Two whole sentences: where the batch stands, then its outcomes so far.
@@ -176,8 +176,8 @@ def time_left_words(found: bulk.Progress) -> str:
     minutes = found.seconds_left / 60
     if minutes < 1.5:
         seconds = int(f"{found.seconds_left:.0f}")
-        return ngettext("About %(num)d seconds", "About %(num)d seconds", seconds)
-    return ngettext("About %(num)d minutes", "About %(num)d minutes", int(f"{minutes:.0f}"))
+        return ngettext("About %(num)d second", "About %(num)d seconds", seconds)
+    return ngettext("About %(num)d minute", "About %(num)d minutes", int(f"{minutes:.0f}"))
 
 
 @bp.context_processor

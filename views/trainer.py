@@ -66,8 +66,8 @@ def add_fault():
     if not form.validate():
         return _page(422, fault_form=form)
     sandbox_state().inject_fault(form.kind.data, form.count.data, form.endpoint.data)
-    flash(ngettext("The next %(num)d matching call(s) will fail with '%(kind)s'.",
-                   "The next %(num)d matching call(s) will fail with '%(kind)s'.",
+    flash(ngettext("The next matching call will fail with '%(kind)s'.",
+                   "The next %(num)d matching calls will fail with '%(kind)s'.",
                    form.count.data, kind=form.kind.data), "good")
     return redirect(url_for("trainer.index"), 303)
 
