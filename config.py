@@ -58,30 +58,30 @@ def _environment(root: Path) -> dict[str, str]:
     return merged
 
 
-def _float(env: dict, name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
-    return value
-
-
-def _int(env: dict, name: str, default: int, minimum: int = 1) -> int:
-    """Read a whole-number setting; raise ConfigError naming it when malformed or too small."""
+def _number(env: dict, name: str, default, kind: type, words: str):
+    """Read a number setting of ``kind`` (default when unset); raise ConfigError naming it when malformed."""
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be {words}, got {raw!r}") from exc
+
+
+def _float(env: dict, name: str, default: float) -> float:
+    """Read a positive number of seconds."""
+    value = _number(env, name, default, float, "a number of seconds")
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, got {env.get(name)!r}")
+    return value
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 1) -> int:
+    """Read a whole-number setting of at least ``minimum``."""
+    value = _number(env, name, default, int, "a whole number")
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+        raise ConfigError(f"{name} must be at least {minimum}, got {env.get(name)!r}")
     return value
 
 

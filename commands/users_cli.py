@@ -95,26 +95,25 @@ def list_users():
 @click.argument("name")
 def disable(name: str):
     """Disable NAME: they cannot sign in, and their sessions end at once."""
-    user = _user_or_fail(name)
-    if user.disabled:
-        click.echo(f"{user.username} is already disabled.")
-        return
-    people.set_disabled(user, True)
-    db.session.commit()
-    click.echo(f"Disabled {user.username}.")
+    _set_disabled(name, True)
 
 
 @users_cli.command("enable")
 @click.argument("name")
 def enable(name: str):
     """Enable NAME again."""
+    _set_disabled(name, False)
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
     user = _user_or_fail(name)
-    if not user.disabled:
-        click.echo(f"{user.username} is already enabled.")
+    word = "disabled" if disabled else "enabled"
+    if user.disabled == disabled:
+        click.echo(f"{user.username} is already {word}.")
         return
-    people.set_disabled(user, False)
+    people.set_disabled(user, disabled)
     db.session.commit()
-    click.echo(f"Enabled {user.username}.")
+    click.echo(f"{word.capitalize()} {user.username}.")
 
 
 @users_cli.command("set-password")

@@ -64,6 +64,16 @@ def claim_poll(record_id: int, now: datetime | None = None, *, force: bool = Fal
     return result.rowcount == 1
 
 
+def _wait_as_told(record: TrackedRequest, exc: GatewayError) -> None:
+    """After a 429 with Retry-After, move the poll clock so nobody asks again before then."""
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        interval = timedelta(seconds=current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"])
+        # claim_poll lets the next poll through at last_polled_at + interval.
+        record.last_polled_at = max(record.last_polled_at or utcnow(),
+                                    utcnow() + timedelta(seconds=retry_after) - interval)
+
+
 def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
     """Update ``record`` from the gateway if it can still change and nobody asked just now.
 
@@ -91,6 +101,7 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
     except GatewayError as exc:
         record.refresh_error = exc.message
         record.refresh_error_at = utcnow()
+        _wait_as_told(record, exc)
         db.session.commit()
         return RefreshResult(True, error=exc.message)
     changed = apply_update(record, info)

@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from extensions import db
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RateLimited
 from gateway.payload import REQUEST_TYPE
 from gateway.types import TERMINAL_STATES, RequestInfo
 from models import SENDING, UNKNOWN, TrackedRequest, utcnow
@@ -55,6 +55,22 @@ class SyncSummary:
     ambiguous: int = 0
     steps_ok: int = 0
     failures: list[str] = field(default_factory=list)
+    # Set by a 429: the rest of the run makes no more calls (the next run comes after the wait).
+    rate_limited: RateLimited | None = None
+
+    def note_failure(self, text: str, exc: GatewayError) -> None:
+        """Record a failed call; a 429 also stops the calls still to come in this run."""
+        self.failures.append(text)
+        if isinstance(exc, RateLimited) and self.rate_limited is None:
+            self.rate_limited = exc
+
+    def holding_back(self, what: str) -> bool:
+        """True (and noted once per step) when Capillary asked to wait: skip ``what``."""
+        if self.rate_limited is None:
+            return False
+        wait = f" for {self.rate_limited.retry_after:g} s" if self.rate_limited.retry_after else ""
+        self.failures.append(f"{what}: skipped, Capillary asked to wait{wait} (429)")
+        return True
 
     @property
     def did_nothing(self) -> bool:
@@ -121,14 +137,16 @@ def _reconcile_lost(summary: SyncSummary, now: datetime) -> None:
             continue
         key = reconcile.search_key(record)
         if key not in searched:  # one search per store, till and day, however many records
+            if summary.holding_back("reconciling lost submissions"):
+                return
             try:
                 searched[key] = reconcile.search(key)
             except GatewayError as exc:
                 searched[key] = exc
         found = searched[key]
         if isinstance(found, GatewayError):
-            summary.failures.append(f"request {record.id}: Capillary's request list could not be searched: "
-                                    f"{found.message}")
+            summary.note_failure(f"request {record.id}: Capillary's request list could not be searched: "
+                                 f"{found.message}", found)
             continue
         result = reconcile.reconcile(record, now=now, listed=found)
         if result.outcome == reconcile.FAILED:
@@ -150,13 +168,15 @@ def _since(moved_on: list[TrackedRequest], lookback: int, now: datetime) -> str 
 
 
 def _list_into(listed: dict, summary: SyncSummary, what: str, size: int, **query) -> None:
+    if summary.holding_back(f"listing {what}"):
+        return
     try:
         items, pages = reconcile.list_all(
             {"request_type": REQUEST_TYPE, "sort_order": "desc", **query},
             page_size=size, max_pages=MAX_PAGES, token=gateway_setup.maker_token(),
         )
     except GatewayError as exc:
-        summary.failures.append(f"listing {what}: {exc.message}")
+        summary.note_failure(f"listing {what}: {exc.message}", exc)
         return
     summary.steps_ok += 1
     summary.pages += pages
@@ -178,12 +198,14 @@ def _apply_listed(listed: dict[str, RequestInfo], summary: SyncSummary) -> None:
 def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> None:
     client = gateway_setup.gateway_client()
     for record in leftovers[:MAX_SINGLE_GETS]:
+        if summary.holding_back("fetching open requests one by one"):
+            return
         try:
             info = client.get_request(record.request_id, gateway_setup.maker_token())
         except GatewayError as exc:
             record.refresh_error, record.refresh_error_at = exc.message, utcnow()
             db.session.commit()
-            summary.failures.append(f"request {record.id}: {exc.message}")
+            summary.note_failure(f"request {record.id}: {exc.message}", exc)
             continue
         summary.steps_ok += 1
         summary.fetched_one_by_one += 1

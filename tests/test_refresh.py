@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -167,6 +168,28 @@ def test_a_failed_refresh_keeps_the_last_state_and_says_why(app, client, sandbox
     html = client.get(f"/requests/{pk}").get_data(as_text=True)
     assert "Could not refresh:" not in html
     assert record(app, pk).refresh_error is None
+
+
+def test_a_429_holds_further_checks_until_retry_after(app, client, sandbox, valid_form):
+    app.config["CAP_STATUS_MIN_REFRESH_SECONDS"] = 1  # shorter than the fault's Retry-After: 2
+
+    def seconds_pass(seconds: float) -> None:  # move the poll clock back instead of sleeping
+        with app.app_context():
+            found = db.session.get(TrackedRequest, pk)
+            found.last_polled_at -= timedelta(seconds=seconds)
+            db.session.commit()
+
+    pk = submit(client, valid_form)
+    allow_next_poll(app, pk)
+    sandbox.inject_fault("429", count=1, endpoint="get")
+    assert "Could not refresh:" in client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert len(calls(sandbox, "get")) == 1
+    seconds_pass(1.1)  # past the 1 s interval, not past Retry-After
+    client.get(f"/requests/{pk}/live")
+    assert len(calls(sandbox, "get")) == 1
+    seconds_pass(1.0)  # now past Retry-After
+    client.get(f"/requests/{pk}/live")
+    assert len(calls(sandbox, "get")) == 2
 
 
 @pytest.mark.parametrize(("fault", "words"), [

@@ -89,6 +89,19 @@ def test_sync_exits_non_zero_only_when_it_could_do_nothing(app, sandbox):
     assert "1 failure(s)" in partial.output and "temporarily unavailable" in partial.output
 
 
+def test_a_429_stops_the_run_from_calling_capillary_again(app, client, sandbox, valid_form):
+    pks = _submit_three(app, client, valid_form)
+    sandbox.reset()  # the gateway no longer knows them: without the 429 each would be fetched
+    sandbox.inject_fault("429", count=1, endpoint="list")  # Retry-After: 2
+    with app.app_context():
+        summary = sync_requests()
+    assert len(sandbox.calls) == 1  # the first list call, and nothing after it
+    assert "Too many requests" in summary.failures[0] or "429" in summary.failures[0]
+    assert any("skipped, Capillary asked to wait for 2 s (429)" in f for f in summary.failures)
+    assert summary.did_nothing
+    assert all(record(app, pk).state == "AdminTask" for pk in pks)
+
+
 def test_decided_requests_are_listed_from_the_oldest_open_records_day(app, client, sandbox, valid_form):
     pk = submit(client, valid_form)
     with app.app_context():

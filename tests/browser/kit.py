@@ -74,6 +74,27 @@ def elements_past_the_right_edge(page: Page) -> list[str]:
     return page.evaluate(_PAST_THE_EDGE)
 
 
+def check_three_sizes(page: Page, name: str, *, axe_at_laptop: bool = True) -> None:
+    """Screenshot ``page`` at phone, tablet and laptop size as ``<name>-<size>.png``; fail if it
+    scrolls sideways, if anything sticks out past the right edge, or if axe finds a violation."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for size, (width, height) in VIEWPORTS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=SCREENSHOTS / f"{name}-{size}-{width}x{height}.png", full_page=True)
+        overflow = horizontal_overflow(page)
+        if overflow > 0:
+            problems.append(f"{width}x{height}: the page scrolls sideways by {overflow}px")
+        past = elements_past_the_right_edge(page)
+        if past:
+            problems.append(f"{width}x{height}: past the right edge: {past[:5]}")
+        if size != "laptop" or axe_at_laptop:
+            # A re-flowed layout gets its own contrast, overlap and scrolling checks.
+            assert_accessible(page, f"{name} at {width}x{height} ({page.url})")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert problems == [], f"{name}: " + "; ".join(problems)
+
+
 def fill_request_form(page: Page, values: dict[str, str] | None = None, label: str = "Suspended") -> None:
     """Fill the request form by its visible labels, as a person would."""
     for name, value in {**FORM_VALUES, **(values or {})}.items():

@@ -13,15 +13,7 @@ import pytest
 from babel.support import Translations
 from playwright.sync_api import Page, expect
 
-from tests.browser.kit import (
-    FORM_VALUES,
-    SCREENSHOTS,
-    VIEWPORTS,
-    assert_accessible,
-    elements_past_the_right_edge,
-    horizontal_overflow,
-    submit_request,
-)
+from tests.browser.kit import FORM_VALUES, check_three_sizes, submit_request
 from tests.browser.servers import ROOT
 
 pytestmark = pytest.mark.browser
@@ -33,20 +25,7 @@ t = SPANISH.gettext
 def _check_spanish_page(page: Page, name: str) -> None:
     """The page is in Spanish, passes axe and fits (no sideways scrolling) at all three sizes."""
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems = []
-    for size, (width, height) in VIEWPORTS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=SCREENSHOTS / f"es-{name}-{size}-{width}x{height}.png", full_page=True)
-        overflow = horizontal_overflow(page)
-        if overflow > 0:
-            problems.append(f"{width}x{height}: the page scrolls sideways by {overflow}px")
-        past = elements_past_the_right_edge(page)
-        if past:
-            problems.append(f"{width}x{height}: past the right edge: {past[:5]}")
-        assert_accessible(page, f"{name} in Spanish at {width}x{height} ({page.url})")
-    page.set_viewport_size({"width": 1280, "height": 800})
-    assert problems == [], f"{name}: " + "; ".join(problems)
+    check_three_sizes(page, f"es-{name}")
 
 
 def _switch_to(page: Page, language_name: str, code: str) -> None:

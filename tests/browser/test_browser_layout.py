@@ -8,14 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.kit import (
-    SCREENSHOTS,
-    VIEWPORTS,
-    assert_accessible,
-    elements_past_the_right_edge,
-    horizontal_overflow,
-    submit_request,
-)
+from tests.browser.kit import check_three_sizes, submit_request
 from tests.browser.pages import STATES
 
 pytestmark = pytest.mark.browser
@@ -24,21 +17,8 @@ pytestmark = pytest.mark.browser
 @pytest.mark.parametrize("state", [name for name, s in STATES.items() if s.main])
 def test_main_pages_fit_phone_tablet_and_laptop(open_state, state):
     page = open_state(state)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems = []
-    for size, (width, height) in VIEWPORTS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=SCREENSHOTS / f"{state}-{size}-{width}x{height}.png", full_page=True)
-        overflow = horizontal_overflow(page)
-        if overflow > 0:
-            problems.append(f"{width}x{height}: the page scrolls sideways by {overflow}px")
-        past = elements_past_the_right_edge(page)
-        if past:
-            problems.append(f"{width}x{height}: past the right edge: {past[:5]}")
-        if size != "laptop":  # test_browser_a11y checks every state at the laptop size
-            # A re-flowed layout gets its own contrast, overlap and scrolling checks.
-            assert_accessible(page, f"{state} at {width}x{height} ({page.url})")
-    assert problems == [], f"{state}: " + "; ".join(problems)
+    # test_browser_a11y already checks every state at the laptop size.
+    check_three_sizes(page, state, axe_at_laptop=False)
 
 
 def test_the_header_and_nav_stay_usable_on_a_phone(new_page):
