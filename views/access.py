@@ -33,6 +33,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from extensions import db, login_manager
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
@@ -93,7 +94,9 @@ def _load_user(identity: str) -> User | None:
     if not (user_id.isdigit() and epoch.isdigit() and len(user_id) <= 18 and len(epoch) <= 18):
         return None
     try:
-        user = db.session.get(User, int(user_id))
+        # Every page reads the person's roles (navigation, access) and stores (scope): one query
+        # with both, instead of three.
+        user = db.session.get(User, int(user_id), options=[joinedload(User.role_rows), joinedload(User.stores)])
     except SQLAlchemyError:
         # Remembered, so the page says "database unavailable" (views/errors.py) rather than
         # treating the person as signed out; Flask-Login then caches them as anonymous.

@@ -6,10 +6,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from extensions import db
 from gateway.errors import GatewayError
-from models import Decision, TrackedRequest
+from models import Decision, TrackedRequest, User
 from services import reconcile, store_scope
 from services.outcome import outcome_of
 from services.refresh import is_live, refresh
@@ -37,17 +38,23 @@ def status_context(record: TrackedRequest) -> dict:
     }
 
 
-def _record(pk: int) -> TrackedRequest:
-    record = db.session.get(TrackedRequest, pk)
+def viewable_record(pk: int) -> TrackedRequest:
+    """Load request ``pk`` with what its page shows (submitter, timeline), or answer 404.
+
+    Another store's request is "not found" to a maker, not "forbidden": no probing of ids.
+    """
+    # The submitter is shown by name only: their roles and stores are not loaded with them.
+    submitter = joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores))
+    record = db.session.get(TrackedRequest, pk, options=[submitter, selectinload(TrackedRequest.events)])
     if record is None or not store_scope.can_view(current_user, record):
-        abort(404)  # another store's request is "not found" to a maker
+        abort(404)
     return record
 
 
 @bp.get("/requests/<int:pk>/live")
 def live(pk: int):
     """Return the status fragment (state, outcome, timeline), refreshed if due; polled by status.js."""
-    record = _record(pk)
+    record = viewable_record(pk)
     refresh(record)
     response = current_app.make_response(render_template("requests/_live.html", **status_context(record)))
     response.headers["Cache-Control"] = "no-store"
@@ -61,7 +68,7 @@ live.passive = True
 @bp.post("/requests/<int:pk>/refresh")
 def refresh_now(pk: int):
     """Ask Capillary now (within the per-request poll limit), then show the status page."""
-    record = _record(pk)
+    record = viewable_record(pk)
     result = refresh(record)
     if result.error:
         flash(_("Could not refresh: %(problem)s The last known state is shown.", problem=result.error), "error")
@@ -73,7 +80,7 @@ def refresh_now(pk: int):
 @bp.post("/requests/<int:pk>/resend")
 def resend_request(pk: int):
     """Resend a request Capillary never created, with the same values, and show the new one."""
-    record = _record(pk)
+    record = viewable_record(pk)
     try:
         new, sent = resend(record)
     except ValueError as exc:
@@ -87,7 +94,7 @@ def resend_request(pk: int):
 @bp.post("/requests/<int:pk>/match")
 def choose_match(pk: int):
     """Adopt the Capillary request a person chose among several matches."""
-    record = _record(pk)
+    record = viewable_record(pk)
     try:
         flash(reconcile.choose(record, request.form.get("request_id", "")), "good")
     except ValueError as exc:

@@ -17,7 +17,7 @@ from services.actor import current_actor
 from services.refresh import refresh
 from services.submission import build_for_sending, find_by_key, submit
 from views import access, converters, form_pages
-from views.status import status_context
+from views.status import status_context, viewable_record
 
 bp = Blueprint("requests", __name__)
 
@@ -93,9 +93,7 @@ def show(pk: int):
 
     An open request is first refreshed from Capillary (at most once per few seconds).
     """
-    record = db.session.get(TrackedRequest, pk)
-    if record is None or not store_scope.can_view(current_user, record):
-        abort(404)  # another store's request is "not found", not "forbidden": no probing of ids
+    record = viewable_record(pk)
     refresh(record)
     return render_template("requests/show.html", payload_json=_pretty(record.payload), **status_context(record))
 
