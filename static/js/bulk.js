@@ -12,6 +12,23 @@
     var bar = card.querySelector("progress");
     var lastSummary = null;
 
+    // The rows table shows each row's request state as rendered: once the file is done, fetch
+    // this page again and swap in its table, so no row still says "Sending".
+    function refreshRows() {
+      var rows = document.querySelector("[data-bulk-rows]");
+      if (!rows || !window.DOMParser) { return; }
+      fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.text();
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-bulk-rows]");
+          if (fresh) { rows.replaceWith(fresh); }
+        })
+        .catch(function () { /* the Refresh link still shows the latest table */ });
+    }
+
     function show(data) {
       card.querySelectorAll("[data-field]").forEach(function (el) {
         var name = el.getAttribute("data-field");
@@ -39,7 +56,8 @@
         })
         .then(function (data) {
           show(data);
-          if (data.state !== "done") { window.setTimeout(poll, INTERVAL_MS); }
+          // Polling runs only on a page rendered while the file was queued or running.
+          if (data.state !== "done") { window.setTimeout(poll, INTERVAL_MS); } else { refreshRows(); }
         })
         .catch(function () {
           // A blip (network, sign-in expired): try again later; the Refresh link always works.
