@@ -219,7 +219,8 @@ def progress(batch: Batch) -> Progress:
     created = sum(n for state, n in by_state.items() if state in CREATED_STATES)
     failed = sum(n for state, n in by_state.items() if state in ("failed_to_submit", "not_created"))
     finished = sum(n for status, n in by_status.items() if status in finished_states)
-    rate = _recent_rate(batch)
+    # A burst in the first seconds extrapolates above the limit, which no whole minute can reach.
+    rate = min(_recent_rate(batch), float(current_app.config["CAP_BULK_RATE_PER_MINUTE"]))
     seconds_left = remaining / rate * 60 if rate > 0 and remaining else (0.0 if not remaining else None)
     return Progress(
         state=batch.state, to_send=to_send, created=created, failed=failed,

@@ -290,3 +290,22 @@ def test_every_later_line_of_a_repeated_customer_points_at_the_first(app):
                                           .where(BatchRow.status == "duplicate")).all())
         assert (batch.valid_rows, batch.duplicate_rows) == (3, 3)
     assert marked == {4: 2, 6: 2, 7: 3}
+
+
+def test_the_shown_rate_never_exceeds_the_limit_after_a_first_burst(app):
+    from datetime import timedelta
+
+    from models import utcnow
+    from services import bulk
+    from tests.bulk_helpers import make_batch
+
+    batch_id = make_batch(app, 5)
+    with app.app_context():
+        batch = db.session.get(Batch, batch_id)
+        now = utcnow()
+        batch.started_at = now - timedelta(seconds=1)
+        for row in db.session.scalars(select(BatchRow).where(BatchRow.batch_id == batch_id)):
+            row.finished_at = now
+        db.session.commit()
+        # 5 rows in 1 s would extrapolate to 300 a minute; the limiter allows 100 in any minute.
+        assert bulk.progress(batch).per_minute == app.config["CAP_BULK_RATE_PER_MINUTE"] == 100
