@@ -54,7 +54,9 @@ def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = N
     answers to the same record take turns; SQLite serialises writers anyway.
     """
     if record.id is not None:
-        db.session.refresh(record, with_for_update=True)
+        # OF: the record's row only; it may have been loaded with its submitter outer-joined,
+        # and PostgreSQL cannot lock the nullable side of an outer join.
+        db.session.refresh(record, with_for_update={"of": TrackedRequest})
     if record.state in TERMINAL_STATES and info.state not in TERMINAL_STATES:
         return False  # a late answer from before the decision
     unchanged = (
