@@ -309,3 +309,19 @@ def test_the_shown_rate_never_exceeds_the_limit_after_a_first_burst(app):
         db.session.commit()
         # 5 rows in 1 s would extrapolate to 300 a minute; the limiter allows 100 in any minute.
         assert bulk.progress(batch).per_minute == app.config["CAP_BULK_RATE_PER_MINUTE"] == 100
+
+
+def test_long_lists_are_paged_on_the_review_and_progress_pages(app, client):
+    from tests.bulk_helpers import make_batch
+
+    review_id = make_batch(app, 150, confirm=False)
+    review = client.get(f"/bulk/{review_id}").get_data(as_text=True)
+    assert 'aria-label="Pages of this list"' in review and "Page 1 of 2" in review
+    assert f'href="/bulk/{review_id}?valid_page=2&amp;error_page=1&amp;duplicate_page=1" rel="next"' in review
+    second = client.get(f"/bulk/{review_id}?valid_page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and 'rel="prev"' in second and 'rel="next"' not in second
+
+    sent_id = make_batch(app, 150)  # confirmed: its page shows progress and the rows by page
+    progress = client.get(f"/bulk/{sent_id}").get_data(as_text=True)
+    assert 'aria-label="Pages of rows"' in progress and "Page 1 of 2" in progress
+    assert f'href="/bulk/{sent_id}?page=2" rel="next"' in progress

@@ -90,9 +90,10 @@ def show(batch_id: int):
     batch = _batch(batch_id)
     if batch.state == REVIEW:
         return _review(batch)
-    rows, total = bulk.rows_page(batch.id, SENT_STATUSES, _page("page"), PAGE_SIZE)
+    pages = {"page": _page("page")}
+    rows, total = bulk.rows_page(batch.id, SENT_STATUSES, pages["page"], PAGE_SIZE)
     return render_template("bulk/progress.html", batch=batch, progress=bulk.progress(batch), rows=rows,
-                           rows_total=total, page=_page("page"), page_size=PAGE_SIZE)
+                           rows_total=total, pages=pages, page_size=PAGE_SIZE)
 
 
 @bp.post("/<int:batch_id>/confirm")

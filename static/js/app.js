@@ -6,8 +6,8 @@
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     // IANA names are cookie-safe as they are; anything else is not a zone name.
-    if (/^[A-Za-z0-9_\/+-]+$/.test(zone) && ("; " + document.cookie).indexOf("; tz=" + zone + ";") === -1 &&
-        ("; " + document.cookie + ";").indexOf("; tz=" + zone + ";") === -1) {
+    var already = ("; " + document.cookie + ";").indexOf("; tz=" + zone + ";") !== -1;
+    if (/^[A-Za-z0-9_\/+-]+$/.test(zone) && !already) {
       document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
         (location.protocol === "https:" ? "; Secure" : "");
     }
