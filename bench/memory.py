@@ -28,7 +28,7 @@ import psutil
 
 from bench import _common as c
 from bench.history import STORES
-from bench.seed import seed
+from bench.seed import seeded_app
 
 LIMIT_MB = 120.0
 GROWTH_MB = 2.0
@@ -84,19 +84,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--sample-every", type=int, default=500)
     args = parser.parse_args()
-    from app import create_app
-    from extensions import db
 
     samples: list[dict] = []
     statuses: dict[int, int] = {}
     with c.sandbox_server() as sandbox_url, c.postgres_database("bench_mem") as database_url:
         env = c.app_env(sandbox_url, database_url)
-        c.prepare_database(env)
-        c.ensure_users(env)
-        app = create_app({"ENVIRON": env})
-        seed(app, args.records)
-        with app.app_context():
-            db.engine.dispose()
+        seeded_app(env, args.records)
         access = ("--max-requests", "0", "--access-logformat", "%(p)s %(s)s")  # the worker's pid, the status
         with c.app_server(env, workers=2, extra_args=access) as (base, master):
             clients = [Client(base, args.records, random.Random(i)) for i in range(args.clients)]

@@ -30,7 +30,7 @@ import requests
 
 from bench import _common as c
 from bench.history import STORES
-from bench.seed import seed
+from bench.seed import seeded_app
 
 TARGET_P95_MS = 100.0
 TARGET_GROWTH = 2.0
@@ -94,8 +94,6 @@ class Target:
 
 def run_database(kind: str, sizes: list[int], samples: int, sandbox_url: str) -> dict:
     """Fill one database per size, serve each, and measure them interleaved; return results per size."""
-    from app import create_app
-    from extensions import db
 
     targets: list[Target] = []
     with contextlib.ExitStack() as stack:
@@ -106,12 +104,7 @@ def run_database(kind: str, sizes: list[int], samples: int, sandbox_url: str) ->
             else:
                 database_url = f"sqlite:///{folder / f'pages_{size}.sqlite3'}"
             env = c.app_env(sandbox_url, database_url)
-            c.prepare_database(env)
-            c.ensure_users(env)
-            app = create_app({"ENVIRON": env})
-            info = seed(app, size)
-            with app.app_context():
-                db.engine.dispose()
+            _app, info = seeded_app(env, size)
             print(f"  {kind}: {size:>9,} records (seeded in {info['seconds']} s)", flush=True)
             base, _ = stack.enter_context(c.app_server(env, workers=2, name=f"app_{kind}_{size}"))
             targets.append(Target(size, base, random.Random(size)))

@@ -111,6 +111,22 @@ def rows(count: int, start_id: int, now: datetime, rng: random.Random) -> Iterat
         yield row, events
 
 
+def seeded_app(env: dict, count: int):
+    """Migrate ``env``'s database, make the bench users, seed ``count`` requests; return
+    ``(app, timing facts)`` with the app's connections closed (servers open their own)."""
+    from app import create_app
+    from bench import _common as c
+    from extensions import db
+
+    c.prepare_database(env)
+    c.ensure_users(env)
+    app = create_app({"ENVIRON": env})
+    info = seed(app, count)
+    with app.app_context():
+        db.engine.dispose()
+    return app, info
+
+
 def seed(app, count: int, batch: int = 10_000, seed_value: int = 7) -> dict:
     """Append ``count`` requests to ``app``'s database; return timing facts."""
     from extensions import db

@@ -22,7 +22,7 @@ import subprocess
 from sqlalchemy import update
 
 from bench import _common as c
-from bench.seed import seed
+from bench.seed import seeded_app
 
 TARGET_SHARE = 0.5
 
@@ -71,16 +71,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    from app import create_app
     from extensions import db
     from models import TrackedRequest
 
     with c.sandbox_server() as sandbox_url, c.postgres_database("bench_rps") as database_url:
         env = c.app_env(sandbox_url, database_url)
-        c.prepare_database(env)
-        c.ensure_users(env)
-        app = create_app({"ENVIRON": env})
-        seed(app, args.records)
+        app, _info = seeded_app(env, args.records)
         with app.app_context():  # settled requests: the page never waits on the gateway
             db.session.execute(update(TrackedRequest).values(state="approved"))
             db.session.commit()
