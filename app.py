@@ -50,11 +50,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the gateway client to ``app``."""
+    import gateway_setup
     import i18n
     import jobs
+    import schema
     import security
     from extensions import csrf, db, migrate
-    from services import gateway_setup, people, schema
+    from services.people import accounts
     from views import access
 
     db.init_app(app)
@@ -68,43 +70,35 @@ def _register_extensions(app: Flask) -> None:
     # `flask db upgrade` makes the schema; pages answer 503 naming it while the database is behind.
     schema.init_app(app)
     access.init_app(app)  # sign-in on every page, session limits, roles
-    people.init_app(app)  # the training sandbox's demo users
+    accounts.init_app(app)  # the training sandbox's demo users
     jobs.init_app(app)
 
 
-# Each module exposes ``bp`` (a Blueprint); listed in the order their routes should win.
-BLUEPRINT_MODULES = (
-    "views.workflow",
-    "views.auth",
-    "views.profile",
-    "views.admin",
-    "views.status",
-    "views.approvals",
-    "views.trainer",
-    "views.bulk",
-    "views.health",
-    "views.language",
-)
-
-# Each module exposes ``init_app(app)`` registering a ``flask <group>`` CLI group.
-COMMAND_MODULES = (
-    "commands.requests_cli",
-    "jobs.cli",
-    "commands.users_cli",
-)
-
-
 def _register_blueprints(app: Flask) -> None:
-    """Attach the views, error pages, template helpers and CLI commands."""
-    from importlib import import_module
-
-    from views import converters, errors, template_helpers
+    """Attach the views (in the order their routes should win), error pages, template helpers, CLI."""
+    import jobs.cli
+    from commands import requests_cli, users_cli
+    from views import (
+        admin,
+        approvals,
+        auth,
+        bulk,
+        converters,
+        errors,
+        health,
+        language,
+        profile,
+        template_helpers,
+        trainer,
+    )
+    from views import requests as requests_area
 
     converters.init_app(app)  # before any route: bounds every <int:...> record ID
-    for name in BLUEPRINT_MODULES:
-        app.register_blueprint(import_module(name).bp)
-    for name in COMMAND_MODULES:
-        import_module(name).init_app(app)
+    for blueprint in (requests_area.bp, auth.bp, profile.bp, admin.bp, approvals.bp, trainer.bp, bulk.bp,
+                      health.bp, language.bp):
+        app.register_blueprint(blueprint)
+    for command_group in (requests_cli, jobs.cli, users_cli):
+        command_group.init_app(app)
     errors.init_app(app)
     template_helpers.init_app(app)
 

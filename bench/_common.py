@@ -224,7 +224,7 @@ def prepare_database(env: dict) -> None:
 
 
 def ensure_users(env: dict) -> bool:
-    """Create the bench maker and checker with ``flask users`` when sign-in exists; return whether it does."""
+    """Create the bench maker and checker with ``flask users`` with `flask users`; return whether it could."""
     probe = flask_cli(env, "users", "--help", check=False)
     if probe.returncode != 0:
         return False

@@ -32,7 +32,7 @@ PHASES = ("baseline", "upload", "job")
 
 def write_csv(path: Path, rows: int) -> None:
     """A file of ``rows`` valid rows with real-looking mobile numbers (checked with phonenumbers)."""
-    from services.bulk_csv import COLUMNS
+    from services.bulk.csv_reader import COLUMNS
 
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(",".join(COLUMNS) + "\r\n")
@@ -45,7 +45,7 @@ def child(phase: str, csv_path: Path) -> None:
     """One phase, in this (fresh) process; prints a JSON line with what it did."""
     from app import create_app
     from extensions import db
-    from services import bulk, bulk_runner
+    from services.bulk import batches, runner
 
     app = create_app({"SCHEMA_SETUP": "check"})
     result: dict = {"phase": phase}
@@ -53,15 +53,15 @@ def child(phase: str, csv_path: Path) -> None:
         if phase in ("upload", "job"):
             with csv_path.open("rb") as stream:
                 started = time.monotonic()
-                batch = bulk.create_batch(stream, csv_path.name, size=csv_path.stat().st_size)
+                batch = batches.create_batch(stream, csv_path.name, size=csv_path.stat().st_size, uploader=None)
                 result["upload_s"] = round(time.monotonic() - started, 2)
             result["valid_rows"] = batch.valid_rows
         if phase == "job":
-            assert bulk.confirm(batch)
+            assert batches.confirm(batch, actor=None)
             started = time.monotonic()
-            result["outcome"] = bulk_runner.run_batch(batch.id, slice_seconds=3600)
+            result["outcome"] = runner.run_batch(batch.id, slice_seconds=3600)
             result["job_s"] = round(time.monotonic() - started, 2)
-            result["created"] = bulk.progress(batch).created
+            result["created"] = batches.progress(batch).created
         db.engine.dispose()
     print(json.dumps(result))
 

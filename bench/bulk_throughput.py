@@ -40,7 +40,7 @@ SCENARIOS = {
 
 def csv_of(rows: int) -> bytes:
     """A file of ``rows`` valid rows, one customer each."""
-    from services.bulk_csv import COLUMNS
+    from services.bulk.csv_reader import COLUMNS
 
     lines = [",".join(COLUMNS)]
     lines += [f"50682289,50682288,50682286,50678331,externalId,BENCH-{n},Suspended,Bulk benchmark row {n},,"
@@ -68,7 +68,7 @@ def database(kind: str):
 def run(name: str, rows: int, concurrency: int, latency_ms: int, rate: int, kind: str) -> dict:
     """Send one file of ``rows`` rows through the job; return the measurements."""
     from app import create_app
-    from services import bulk, bulk_runner
+    from services.bulk import batches, runner
 
     with ExitStack() as stack:
         gateway = stack.enter_context(sandbox_server(latency_ms=latency_ms, threads=max(32, concurrency * 2)))
@@ -86,12 +86,12 @@ def run(name: str, rows: int, concurrency: int, latency_ms: int, rate: int, kind
         client.create_request = timed_create
         data = csv_of(rows)
         with app.app_context():
-            batch = bulk.create_batch(io.BytesIO(data), "bench.csv", size=len(data))
-            assert bulk.confirm(batch)
+            batch = batches.create_batch(io.BytesIO(data), "bench.csv", size=len(data), uploader=None)
+            assert batches.confirm(batch, actor=None)
             started = time.monotonic()
-            outcome = bulk_runner.run_batch(batch.id, slice_seconds=3600)
+            outcome = runner.run_batch(batch.id, slice_seconds=3600)
             elapsed = time.monotonic() - started
-            progress = bulk.progress(batch)
+            progress = batches.progress(batch)
             from extensions import db
 
             db.engine.dispose()

@@ -77,9 +77,9 @@ def sign_in(client) -> None:
     page = client.get("/login")
     if page.status_code == 404:
         return
-    from services import people
+    from services.people import accounts
 
-    demo = next(d for d in people.DEMO_USERS if d.username == "agent")
+    demo = next(d for d in accounts.DEMO_USERS if d.username == "agent")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
     data = {"username": demo.username, "password": demo.password, **({"csrf_token": token.group(1)} if token else {})}
     if client.post("/login", data=data).status_code != 303:
@@ -109,7 +109,7 @@ def measure_queries(app, client_url: str, repeat: int) -> dict:
     from werkzeug.datastructures import MultiDict
 
     from forms.history_form import HistoryFilterForm
-    from services import history
+    from services.lifecycle import history
 
     with app.test_request_context(client_url):
         form = HistoryFilterForm(formdata=MultiDict(request.args))
@@ -118,7 +118,7 @@ def measure_queries(app, client_url: str, repeat: int) -> dict:
         times = []
         for n in range(repeat + 3):
             started = time.perf_counter()
-            history.page(filters, after=request.args.get("after"))
+            history.page(filters, viewer=None, after=request.args.get("after"))
             if n >= 3:
                 times.append((time.perf_counter() - started) * 1000)
     return {"median_ms": round(statistics.median(times), 2)}
@@ -130,7 +130,7 @@ def middle_cursor(app, count: int) -> str:
 
     from extensions import db
     from models import TrackedRequest
-    from services.history import Cursor
+    from services.lifecycle.history import Cursor
 
     with app.app_context():
         created, ident = db.session.execute(

@@ -34,10 +34,10 @@ def _app(folder: Path):
 
 
 def _client(app, language: str):
-    from services import people
+    from services.people import accounts
 
     client = app.test_client()
-    demo = next(d for d in people.DEMO_USERS if d.username == "agent")
+    demo = next(d for d in accounts.DEMO_USERS if d.username == "agent")
     answer = client.post("/login", data={"username": demo.username, "password": demo.password})
     assert answer.status_code == 303, "could not sign in"
     client.set_cookie("lang", language)

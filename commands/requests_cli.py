@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from services.sync import sync_requests
+from services.lifecycle.sync import sync_requests
 
 group = AppGroup("requests", help="Follow status-change requests in Capillary.")
 

@@ -21,7 +21,7 @@ from flask.cli import AppGroup
 
 from extensions import db
 from models.users import ROLES
-from services import people
+from services.people import accounts
 
 users_cli = AppGroup("users", help="Manage the people who can sign in.")
 
@@ -46,7 +46,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _user_or_fail(name: str):
-    user = people.find_user(name)
+    user = accounts.find_user(name)
     if user is None:
         raise click.ClickException(f"There is no user called {name.strip().lower()}.")
     return user
@@ -64,8 +64,8 @@ def create(name: str, roles: tuple[str, ...], stores: tuple[str, ...], display_n
     """Create the user NAME (the first one should be an admin)."""
     password = _read_password(password_stdin)
     try:
-        user = people.create_user(name, roles, password, stores, display_name)
-    except people.PeopleError as exc:
+        user = accounts.create_user(name, roles, password, stores, display_name, actor=None)
+    except accounts.PeopleError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     db.session.commit()
@@ -111,7 +111,7 @@ def _set_disabled(name: str, disabled: bool) -> None:
     if user.disabled == disabled:
         click.echo(f"{user.username} is already {word}.")
         return
-    people.set_disabled(user, disabled)
+    accounts.set_disabled(user, disabled, actor=None)
     db.session.commit()
     click.echo(f"{word.capitalize()} {user.username}.")
 
@@ -124,8 +124,8 @@ def set_password(name: str, password_stdin: bool):
     user = _user_or_fail(name)
     password = _read_password(password_stdin)
     try:
-        people.set_password(user, password)
-    except people.PeopleError as exc:
+        accounts.set_password(user, password, actor=None)
+    except accounts.PeopleError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     db.session.commit()

@@ -7,11 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from services.approvals import MESSAGE_MAX
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+from forms.validators import strip
+from services.lifecycle.decisions import MESSAGE_MAX
 
 
 class DecisionForm(FlaskForm):
@@ -27,7 +24,7 @@ class DecisionForm(FlaskForm):
     )
     message = TextAreaField(
         _l("Message to the maker"),
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired(message=_l("Enter a message for the maker: it is sent to Capillary with the decision.")),
             Length(max=MESSAGE_MAX, message=_l("The message must be at most %(max)s characters.", max=MESSAGE_MAX)),

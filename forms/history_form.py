@@ -10,12 +10,9 @@ from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from forms import validators as rules
-from services.history import SORTS, Filters
-from services.states import STATES
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+from forms.validators import strip
+from services.lifecycle.history import SORTS, Filters
+from services.lifecycle.wording import STATES
 
 
 def _printable(form, field):
@@ -48,14 +45,14 @@ class HistoryFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Customer identifier"), filters=[_strip], render_kw={"type": "search"},
+    q = StringField(_l("Customer identifier"), filters=[strip], render_kw={"type": "search"},
                     validators=_text_rules(160, _l("Search for at most 160 characters.")))
     state = SelectField(_l("Status"), default="")
-    store = StringField(_l("Store ID"), filters=[_strip],
+    store = StringField(_l("Store ID"), filters=[strip],
                         validators=_text_rules(64, _l("A store ID has at most 64 characters.")))
-    label = StringField(_l("New status label"), filters=[_strip], render_kw={"list": "label-options"},
+    label = StringField(_l("New status label"), filters=[strip], render_kw={"list": "label-options"},
                         validators=_text_rules(128, _l("A label has at most 128 characters.")))
-    submitted_by = StringField(_l("Submitted by"), filters=[_strip],
+    submitted_by = StringField(_l("Submitted by"), filters=[strip],
                                validators=_text_rules(255, _l("At most 255 characters.")))
     origin = SelectField(_l("Made in"), default="", choices=[
         SelectChoice("", _l("Anywhere")),

@@ -22,19 +22,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
+from forms.validators import strip
 from models.users import ROLE_TEXT, ROLES
-from services.audit import ACTIONS
-from services.people import PASSWORD_MAX, PeopleError, check_password_rules, parse_stores
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+from services.people.accounts import PASSWORD_MAX, PeopleError, check_password_rules, parse_stores
+from services.people.audit import ACTIONS
 
 
 class LoginForm(FlaskForm):
     """Username and password."""
 
-    username = StringField(_l("Username"), filters=[_strip],
+    username = StringField(_l("Username"), filters=[strip],
                            validators=[DataRequired(_l("Enter your username.")), Length(max=64)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
     password = PasswordField(_l("Password"),
@@ -76,12 +73,12 @@ def _role_choices():
 class UserForm(FlaskForm):
     """An administrator's view of one user (new or existing)."""
 
-    username = StringField(_l("Username"), filters=[_strip], validators=[Optional(), Length(max=64)],
+    username = StringField(_l("Username"), filters=[strip], validators=[Optional(), Length(max=64)],
                            render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
-    display_name = StringField(_l("Display name"), filters=[_strip], validators=[Length(max=120)])
+    display_name = StringField(_l("Display name"), filters=[strip], validators=[Length(max=120)])
     roles = _CheckboxList(_l("Roles"), choices=_role_choices,
                           validators=[DataRequired(_l("Choose at least one role."))])
-    stores = TextAreaField(_l("Stores (makers)"), filters=[_strip],
+    stores = TextAreaField(_l("Stores (makers)"), filters=[strip],
                            render_kw={"rows": 3, "spellcheck": "false"})
     password = PasswordField(_l("Password"), render_kw={"autocomplete": "new-password"})
     disabled = BooleanField(_l("Disabled: cannot sign in"))
@@ -116,12 +113,12 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    who = StringField(_l("Who (username)"), filters=[_strip], validators=[Optional(), Length(max=64)])
+    who = StringField(_l("Who (username)"), filters=[strip], validators=[Optional(), Length(max=64)])
     action = SelectField(_l("Action"), choices=_action_choices, validators=[Optional()])
     since = DateField(_l("From (date)"), validators=[Optional()])
     until = DateField(_l("To (date)"), validators=[Optional()])
-    ip = StringField(_l("Address"), filters=[_strip], validators=[Optional(), Length(max=45)])
-    text = StringField(_l("Target or detail contains"), filters=[_strip],
+    ip = StringField(_l("Address"), filters=[strip], validators=[Optional(), Length(max=45)])
+    text = StringField(_l("Target or detail contains"), filters=[strip],
                        validators=[Optional(), Length(max=100)])
 
     def validate_until(self, field):

@@ -12,6 +12,7 @@ from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, String
 from wtforms.validators import ValidationError
 
 from forms import validators as rules
+from forms.validators import strip
 from gateway.payload import StatusChange
 
 IDENTIFIER_CHOICES = [
@@ -24,10 +25,6 @@ IDENTIFIER_CHOICES = [
     SelectChoice("fbid", _l("Facebook ID")),
     SelectChoice("martjackId", _l("Martjack ID")),
 ]
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _rule(clean, *args):
@@ -45,19 +42,19 @@ def _rule(clean, *args):
 class StatusChangeForm(FlaskForm):
     """Ask Capillary to change one customer's status label."""
 
-    tillId = StringField(_l("Till ID"), filters=[_strip], validators=[_rule(rules.clean_entity_id, _l("Till ID"))])
-    storeId = StringField(_l("Store ID"), filters=[_strip],
+    tillId = StringField(_l("Till ID"), filters=[strip], validators=[_rule(rules.clean_entity_id, _l("Till ID"))])
+    storeId = StringField(_l("Store ID"), filters=[strip],
                           validators=[_rule(rules.clean_entity_id, _l("Store ID"))])
-    zoneId = StringField(_l("Zone ID"), filters=[_strip], validators=[_rule(rules.clean_entity_id, _l("Zone ID"))])
+    zoneId = StringField(_l("Zone ID"), filters=[strip], validators=[_rule(rules.clean_entity_id, _l("Zone ID"))])
     conceptId = StringField(
-        _l("Concept ID"), filters=[_strip], validators=[_rule(rules.clean_entity_id, _l("Concept ID"))]
+        _l("Concept ID"), filters=[strip], validators=[_rule(rules.clean_entity_id, _l("Concept ID"))]
     )
     identifierName = SelectField(_l("Identifier type"), choices=IDENTIFIER_CHOICES, default="mobile")
-    identifierValue = StringField(_l("Identifier value"), filters=[_strip])
+    identifierValue = StringField(_l("Identifier value"), filters=[strip])
     label = SelectField(_l("New status label"))
-    reason = TextAreaField(_l("Reason"), filters=[_strip], validators=[_rule(rules.clean_reason)])
-    source = StringField(_l("Source"), filters=[_strip])
-    accountId = StringField(_l("Account ID"), filters=[_strip], validators=[_rule(rules.clean_account_id)])
+    reason = TextAreaField(_l("Reason"), filters=[strip], validators=[_rule(rules.clean_reason)])
+    source = StringField(_l("Source"), filters=[strip])
+    accountId = StringField(_l("Account ID"), filters=[strip], validators=[_rule(rules.clean_account_id)])
     use_async = BooleanField(_l("Run loyalty side effects in the background (use_async)"))
     submission_key = HiddenField()
 

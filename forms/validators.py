@@ -89,14 +89,6 @@ def clean_reason(value: str | None) -> str:
     return value
 
 
-def clean_label(value: str | None, labels: tuple[str, ...]) -> str:
-    """Check that the status label is one of the configured ones."""
-    value = (value or "").strip()
-    if value not in labels:
-        raise ValueError(_("Choose a status label from the list."))
-    return value
-
-
 def clean_source(value: str | None, default: str) -> str:
     """Check the source (e.g. INSTORE): 1–64 letters, digits or ``_``; empty means the default."""
     value = (value or "").strip() or default
@@ -111,3 +103,8 @@ def clean_account_id(value: str | None) -> str:
     if len(value) > 64 or not value.isprintable():
         raise ValueError(_("Account ID must be at most 64 printable characters."))
     return value
+
+
+def strip(value):
+    """WTForms filter: a text value without surrounding spaces (anything else as it is)."""
+    return value.strip() if isinstance(value, str) else value

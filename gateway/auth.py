@@ -1,4 +1,8 @@
-"""Optional gateway-level credentials sent beside the UI token: Basic or OAuth (§7.2, §7.3)."""
+"""Gateway-level credentials sent beside the UI token: Basic or OAuth (docs/CAPILLARY_API.md, "Authentication").
+
+Both are :class:`requests.auth.AuthBase` objects, so ``requests`` applies them to every call
+(and to nothing else). Neither ever follows a redirect with a credential in it.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +10,76 @@ import threading
 import time
 
 import requests
+from requests.auth import AuthBase
 
 from gateway.errors import GatewayError, TokenRejected, UnreadableResponse
 from gateway.payload import intouch_basic_authorization
 
+# What a page shows instead of a credential's value.
+MASKED = "••••••"
 
-class BasicAuth:
+
+class GatewayBasicAuth(AuthBase):
     """Send ``Authorization: Basic base64(user:md5(password))`` on every gateway call."""
+
+    header_name = "Authorization"
 
     def __init__(self, username: str, password: str):
         self._header = intouch_basic_authorization(username, password)
 
-    def headers(self, session: requests.Session) -> dict[str, str]:
-        """Return the headers to add to a gateway call."""
-        return {"Authorization": self._header}
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[self.header_name] = self._header
+        return request
 
 
-class OAuthToken:
-    """Fetch and cache an OAuth token from ``POST /v3/oauth/token/generate`` for its ttlSeconds."""
+class GatewayOAuth(AuthBase):
+    """Send an OAuth token got from ``POST /v3/oauth/token/generate``, cached for its ttlSeconds.
+
+    :param session: what fetches the token (default: a plain session of its own).
+    :param header_name: the header the token goes in.
+    """
 
     # Refresh a little early so a token never expires in flight.
     EARLY_SECONDS = 30
 
-    def __init__(self, token_url: str, key: str, secret: str, timeout: tuple[float, float]):
+    def __init__(self, token_url: str, key: str, secret: str, timeout: tuple[float, float], *,
+                 header_name: str = "X-CAP-API-OAUTH-TOKEN", session: requests.Session | None = None):
         self._url, self._key, self._secret, self._timeout = token_url, key, secret, timeout
+        self.header_name = header_name
+        self._session = session or requests.Session()
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
 
-    def headers(self, session: requests.Session) -> dict[str, str]:
-        """Return ``X-CAP-API-OAUTH-TOKEN``, fetching a new token when the cached one is old."""
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[self.header_name] = self.token()
+        return request
+
+    def token(self) -> str:
+        """Return a valid token, fetching a new one when the cached one is (nearly) expired."""
         with self._lock:
             if self._token is None or time.monotonic() >= self._expires_at:
-                self._token, ttl = self._fetch(session)
+                self._token, ttl = self._fetch()
                 self._expires_at = time.monotonic() + max(ttl - self.EARLY_SECONDS, ttl / 2)
-            return {"X-CAP-API-OAUTH-TOKEN": self._token}
+            return self._token
 
-    def _fetch(self, session: requests.Session) -> tuple[str, float]:
+    def forget(self) -> None:
+        """Drop the cached token (e.g. after Capillary refused it), so the next call fetches one."""
+        with self._lock:
+            self._token, self._expires_at = None, 0.0
+
+    def _fetch(self) -> tuple[str, float]:
         try:
-            response = session.post(
-                self._url, json={"key": self._key, "secret": self._secret}, timeout=self._timeout
-            )
+            # Never follow a redirect: it would carry the key and secret to another address.
+            response = self._session.post(self._url, json={"key": self._key, "secret": self._secret},
+                                          timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise GatewayError("Could not get an OAuth token from Capillary.") from exc
         if response.status_code in (401, 403):
             raise TokenRejected("Capillary refused the OAuth key/secret.", status=response.status_code)
+        if response.is_redirect:
+            raise GatewayError(f"Capillary's OAuth token URL answered with a redirect ({response.status_code}); "
+                               "it was not followed. Check CAP_OAUTH_TOKEN_URL.", status=response.status_code)
         try:
             data = response.json()["data"]
             return str(data["accessToken"]), float(data.get("ttlSeconds") or 300)

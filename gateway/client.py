@@ -1,7 +1,7 @@
-"""HTTP client for Capillary's request-workflow gateway (capillary-api.md §§1–4).
+"""HTTP client for Capillary's request-workflow gateway (docs/CAPILLARY_API.md).
 
-One ``requests.Session`` per thread (requests does not promise thread safety), connections
-reused, connect and read timeouts always set, and no POST/PUT is ever retried once it may
+One ``requests.Session`` per thread unless one is given (requests does not promise thread
+safety), connections reused, connect and read timeouts always set, and no POST/PUT is ever retried once it may
 have been sent. Every failure becomes a typed :mod:`gateway.errors` exception.
 """
 
@@ -16,9 +16,11 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from gateway import errors
+from gateway.auth import MASKED
 from gateway.payload import CREATE_PATH, REQUEST_TYPE
 from gateway.types import RequestInfo, RequestPage
 
@@ -42,8 +44,11 @@ class GatewayClient:
     :param base_url: e.g. ``https://eucrm.cc.capillarytech.com``.
     :param org_id: sent as ``X-CAP-API-AUTH-ORG-ID``.
     :param timeout: ``(connect, read)`` seconds.
-    :param auth: optional object with ``headers(session) -> dict`` (Basic or OAuth).
-    :param mount: optional ``mount(session)`` hook, used to plug in the in-process sandbox.
+    :param auth: optional gateway credentials, a :class:`requests.auth.AuthBase` (gateway/auth.py).
+    :param session: one session for every call (the caller vouches for sharing it across
+        threads); by default each thread gets its own, with connect-only retries.
+    :param mount: optional ``mount(session)`` hook for each thread's own session, used to plug
+        in the in-process sandbox.
     :param pool_size: connections kept per host and thread.
     """
 
@@ -53,7 +58,8 @@ class GatewayClient:
         org_id: str,
         *,
         timeout: tuple[float, float] = (3.0, 15.0),
-        auth=None,
+        auth: AuthBase | None = None,
+        session: requests.Session | None = None,
         mount: Callable[[requests.Session], None] | None = None,
         pool_size: int = 10,
     ):
@@ -61,6 +67,7 @@ class GatewayClient:
         self.org_id = org_id
         self.timeout = timeout
         self._auth = auth
+        self._shared_session = session
         self._mount = mount
         self._pool_size = pool_size
         self._local = threading.local()
@@ -71,6 +78,17 @@ class GatewayClient:
     def create_url(self) -> str:
         """The URL a new status-change request is POSTed to."""
         return self.base_url + CREATE_PATH
+
+    def preview_create(self, payload: dict) -> tuple[str, str, dict[str, str]]:
+        """Return ``(method, url, headers)`` of the create call for ``payload``, secrets masked.
+
+        What the review page shows: the headers are exactly those :meth:`create_request` sends,
+        with the UI token and the gateway credentials replaced by :data:`gateway.auth.MASKED`.
+        """
+        headers = self._headers(MASKED)
+        if self._auth is not None:
+            headers[getattr(self._auth, "header_name", "Authorization")] = MASKED
+        return "POST", self.create_url, headers
 
     def create_request(self, payload: dict, ui_token: str) -> RequestInfo:
         """Create a CUSTOMER-STATUS-CHANGE request (§1); return the gateway's view of it."""
@@ -141,6 +159,8 @@ class GatewayClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _session(self) -> requests.Session:
+        if self._shared_session is not None:
+            return self._shared_session
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
@@ -154,16 +174,13 @@ class GatewayClient:
             self._local.session = session
         return session
 
-    def _headers(self, session: requests.Session, ui_token: str) -> dict[str, str]:
-        headers = {
+    def _headers(self, ui_token: str) -> dict[str, str]:
+        return {
             "X-CAP-API-AUTH-ORG-ID": self.org_id,
             "X-CAP-UI-AUTH-TOKEN": ui_token,
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        if self._auth is not None:
-            headers.update(self._auth.headers(session))
-        return headers
 
     def _call(
         self,
@@ -182,7 +199,8 @@ class GatewayClient:
             response = session.request(
                 method,
                 url,
-                headers=self._headers(session, ui_token),
+                headers=self._headers(ui_token),
+                auth=self._auth,
                 data=json.dumps(body).encode("utf-8") if body is not None else None,
                 params=params,
                 timeout=self.timeout,

@@ -1,4 +1,8 @@
-"""Typed gateway failures, each with a plain-words message and whether the request may exist.
+"""Typed gateway failures: a ``kind``, the facts (HTTP status, Capillary's own words), an English
+message for logs and records, and whether the request may exist.
+
+The package knows no Flask: what a person should *do* about each kind is worded, and translated,
+by the app (services/lifecycle/wording.py).
 
 ``may_exist`` drives the record's state after a failed create: ``False`` means the gateway
 surely did not create the request (``failed_to_submit``); ``True`` means it may have been
@@ -7,15 +11,12 @@ created and the outcome must be reconciled (``unknown``).
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 
 class GatewayError(Exception):
     """Base class for everything that can go wrong talking to the gateway."""
 
     kind = "error"
     may_exist = False
-    advice = _l("Try again in a few minutes. If it keeps happening, contact your Capillary administrator.")
 
     def __init__(self, message: str, *, status: int | None = None, detail: str | None = None):
         super().__init__(message)
@@ -28,7 +29,6 @@ class GatewayUnreachable(GatewayError):
     """No connection could be made: nothing was sent."""
 
     kind = "unreachable"
-    advice = _l("Check the network or try again shortly; nothing was created in Capillary.")
 
 
 class GatewayTimeout(GatewayError):
@@ -36,10 +36,6 @@ class GatewayTimeout(GatewayError):
 
     kind = "timeout"
     may_exist = True
-    advice = _l(
-        "The request may or may not exist in Capillary. Do not send it again yet: the app "
-        "checks Capillary's request list and will match it or offer a resend."
-    )
 
 
 class GatewayConnectionLost(GatewayTimeout):
@@ -52,35 +48,30 @@ class GatewayRejected(GatewayError):
     """The gateway answered 4xx: it refused the request, so nothing was created."""
 
     kind = "rejected"
-    advice = _l("Correct the request and submit it again.")
 
 
 class TokenRejected(GatewayRejected):
     """401: the X-CAP-UI-AUTH-TOKEN (or gateway credentials) are invalid or expired."""
 
     kind = "token_rejected"
-    advice = _l("Your Capillary sign-in token is invalid or expired: renew it, then retry.")
 
 
 class AccessDenied(GatewayRejected):
     """403: the Capillary user lacks the needed access (CanMakeRequest / CanCheckRequest)."""
 
     kind = "access_denied"
-    advice = _l("Ask Capillary's access team for the needed access (CanMakeRequest or CanCheckRequest).")
 
 
 class NotFound(GatewayRejected):
     """404: the gateway does not know that request or path."""
 
     kind = "not_found"
-    advice = _l("Check the request ID and the CAP_GATEWAY_URL setting.")
 
 
 class RateLimited(GatewayRejected):
     """429: too many requests; ``retry_after`` seconds (when given) says when to try again."""
 
     kind = "rate_limited"
-    advice = _l("Capillary is limiting requests: wait a minute, then retry.")
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
         super().__init__(message, **kwargs)
@@ -92,10 +83,6 @@ class GatewayServerError(GatewayError):
 
     kind = "server_error"
     may_exist = True
-    advice = _l(
-        "Capillary had a problem. The request may or may not exist: the app will check "
-        "Capillary's request list before offering a resend."
-    )
 
 
 class GatewayUnavailable(GatewayServerError):
@@ -103,7 +90,6 @@ class GatewayUnavailable(GatewayServerError):
 
     kind = "unavailable"
     may_exist = False
-    advice = _l("Capillary is temporarily unavailable; nothing was created. Try again in a few minutes.")
 
 
 class UnreadableResponse(GatewayError):
@@ -111,7 +97,3 @@ class UnreadableResponse(GatewayError):
 
     kind = "unreadable"
     may_exist = True
-    advice = _l(
-        "The answer could not be read, so the request may or may not exist in Capillary. "
-        "The app will check Capillary's request list before offering a resend."
-    )

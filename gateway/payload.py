@@ -15,7 +15,7 @@ REQUEST_TYPE = "CUSTOMER-STATUS-CHANGE"
 CREATE_PATH = f"/api_gateway/v2/request-workflow/{REQUEST_TYPE}"
 INTOUCH_STATUS_PATH = "/v2/customers/lookup/status"
 # The doc's printed request example says POST, but its field table, its response example and
-# the Update Customer Status API itself all say PUT (capillary-api.md §1.3).
+# the Update Customer Status API itself all say PUT (docs/CAPILLARY_API.md §1.3).
 INTOUCH_STATUS_METHOD = "PUT"
 TASK_KEY = "IntouchAPITask-Payload"
 MASK = "•••••• (hidden)"
@@ -100,7 +100,7 @@ def mask_secrets(document):
     """Return a deep copy of ``document`` with every ``Authorization`` value replaced by a mask.
 
     Works on request bodies and on Capillary's responses, which echo the task payload with its
-    inner Authorization header (capillary-api.md §1.4).
+    inner Authorization header (docs/CAPILLARY_API.md §1.4).
     """
     masked = copy.deepcopy(document)
     _mask_in_place(masked)

@@ -1,4 +1,4 @@
-"""Small typed views of the gateway's JSON answers (capillary-api.md §1.4, §2.3, §4.1)."""
+"""Small typed views of the gateway's JSON answers (docs/CAPILLARY_API.md §1.4, §2.3, §4.1)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
     """Run a worker for bulk submissions, the periodic sync and resuming interrupted batches."""
-    from services import schema
+    import schema
 
     app = current_app._get_current_object()
     if not app.config["REDIS_URL"]:

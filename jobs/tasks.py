@@ -26,12 +26,12 @@ def bulk_run(batch_id: int) -> str:
     (``requests.reconcile``) rather than at the next periodic sync.
     """
     import jobs
-    from services import bulk, bulk_runner
+    from services.bulk import batches, runner
 
-    outcome = bulk_runner.run_batch(batch_id, should_stop=jobs.stop_requested)
-    if outcome in (bulk_runner.SLICED, bulk_runner.STOPPED):
+    outcome = runner.run_batch(batch_id, should_stop=jobs.stop_requested)
+    if outcome in (runner.SLICED, runner.STOPPED):
         jobs.enqueue(BULK_RUN, batch_id=batch_id)
-    lost = bulk.lost_request_ids(batch_id)
+    lost = batches.lost_request_ids(batch_id)
     if lost:
         jobs.enqueue(REQUESTS_RECONCILE, record_ids=lost)
     return outcome
@@ -41,7 +41,7 @@ def requests_reconcile(record_ids: list[int]) -> dict[str, int]:
     """Reconcile these lost submissions with Capillary's list (services/reconcile.py); count outcomes."""
     from extensions import db
     from models import TrackedRequest
-    from services import reconcile
+    from services.lifecycle import reconcile
 
     outcomes: dict[str, int] = {}
     for record_id in record_ids:
@@ -55,9 +55,9 @@ def requests_reconcile(record_ids: list[int]) -> dict[str, int]:
 def bulk_resume(at_start: bool = False) -> int:
     """Queue every confirmed batch no live worker holds (after a restart or a worker's death)."""
     import jobs
-    from services import bulk
+    from services.bulk import batches
 
-    batch_ids = bulk.resumable_batches(at_start=at_start)
+    batch_ids = batches.resumable_batches(at_start=at_start)
     for batch_id in batch_ids:
         jobs.enqueue(BULK_RUN, batch_id=batch_id)
     if batch_ids:
@@ -67,7 +67,7 @@ def bulk_resume(at_start: bool = False) -> int:
 
 def requests_sync() -> str:
     """Sync open requests with Capillary's list and reconcile lost submissions (services/sync.py)."""
-    from services import sync
+    from services.lifecycle import sync
 
     return sync.sync_requests().line()
 

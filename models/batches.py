@@ -40,7 +40,7 @@ class Batch(db.Model):
     filename: Mapped[str] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16), default=REVIEW)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Who uploaded it (the signed-in user, once sign-in exists).
+    # Who uploaded it.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_name: Mapped[str | None] = mapped_column(String(255))
 

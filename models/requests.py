@@ -65,7 +65,7 @@ class TrackedRequest(db.Model):
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
 
-    # Who submitted it: the app's user (services.actor) or, for imported ones, Capillary's userName.
+    # Who submitted it: the app's user (services.people.identity) or, for imported ones, Capillary's userName.
     submitted_by: Mapped[str | None] = mapped_column(String(255))
     # The poll limit: when the gateway was last asked about it (claimed by an atomic UPDATE).
     last_polled_at: Mapped[datetime | None] = mapped_column()

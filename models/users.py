@@ -1,7 +1,7 @@
 """People who use the app: local accounts with roles, store assignments and a Capillary token.
 
 A user may hold several roles. Passwords are kept only as salted scrypt hashes (werkzeug); the
-personal ``X-CAP-UI-AUTH-TOKEN`` only encrypted (see :mod:`services.identity`). Users are never
+personal ``X-CAP-UI-AUTH-TOKEN`` only encrypted (see :mod:`services.people.identity`). Users are never
 deleted, only disabled, so the audit trail and the requests they made keep pointing at them.
 """
 
@@ -150,6 +150,11 @@ class User(UserMixin, db.Model):
         if self.ui_token_expires_at is not None and self.ui_token_expires_at <= (now or utcnow()):
             return TokenState.EXPIRED
         return TokenState.ACTIVE
+
+    @property
+    def name(self) -> str:
+        """The name recorded as who submitted or decided: the display name, else the username."""
+        return (self.display_name.strip() or self.username)[:255]
 
     @property
     def label(self) -> str:

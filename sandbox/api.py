@@ -1,4 +1,4 @@
-"""The four request-workflow endpoints (capillary-api.md §§1–4), served from :class:`SandboxState`.
+"""The four request-workflow endpoints (docs/CAPILLARY_API.md §§1–4), served from :class:`SandboxState`.
 
 Every call first goes through :func:`_preamble`: a queued fault for the endpoint is consumed
 and answered instead of the normal work, the call is logged, and the configured latency is

@@ -1,7 +1,7 @@
 """The v2 error envelope every sandbox error uses, and the exception that carries one.
 
 Capillary's v2 APIs answer errors as ``{"errors": [{"status": false, "code": ..., "message": ...}]}``
-(capillary-api.md §5). The request-workflow pages document no error bodies at all (§1.5), so
+(docs/CAPILLARY_API.md §5). The request-workflow pages document no error bodies at all (§1.5), so
 using this envelope, with the HTTP status as ``code``, is the sandbox's choice.
 """
 

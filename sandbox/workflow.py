@@ -1,7 +1,7 @@
 """The request lifecycle: build request objects, record a checker's decision, run the Intouch task.
 
 Pure functions over plain dicts, with no Flask and no locking: :mod:`sandbox.state` calls them
-while holding its lock, so a request is never decided twice. Shapes follow capillary-api.md
+while holding its lock, so a request is never decided twice. Shapes follow docs/CAPILLARY_API.md
 §1.4 (created), §2.3/§2.4 (decided) and §5 (the Update Customer Status task and its errors).
 """
 

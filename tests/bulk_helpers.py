@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import io
 
-from services import bulk
-from services.bulk_csv import COLUMNS
+from sqlalchemy import select
+
+from extensions import db
+from models.batches import Batch
+from services.bulk import batches, runner
+from services.bulk.csv_reader import COLUMNS
 
 ENTITY = "50682289,50682288,50682286,50678331"
 
@@ -21,10 +25,20 @@ def make_batch(app, count: int, *, confirm: bool = True, created_by_name: str = 
     """Store (and confirm) a batch of ``count`` valid rows; return its id. Nothing is queued."""
     data = csv_of(count)
     with app.app_context():
-        batch = bulk.create_batch(io.BytesIO(data), "test.csv", size=len(data), created_by_name=created_by_name)
+        batch = batches.create_batch(io.BytesIO(data), "test.csv", size=len(data), uploader=None)
+        batch.created_by_name = created_by_name  # an uploader's name without an account
+        db.session.commit()
         if confirm:
-            assert bulk.confirm(batch)
+            assert batches.confirm(batch, actor=None)
         return batch.id
+
+
+def claim_next_row(batch_id: int) -> runner.Claimed | None:
+    """Take the batch's next pending row (as a runner would, one at a time); None when none is left."""
+    uploader_id, uploader_name = db.session.execute(
+        select(Batch.created_by_id, Batch.created_by_name).where(Batch.id == batch_id)).one()
+    claimed = runner.claim_rows(batch_id, 1, uploader_id, uploader_name)
+    return claimed[0] if claimed else None
 
 
 def created_identifiers(sandbox) -> list[str]:

@@ -8,52 +8,13 @@ models (``SCHEMA_SETUP="create_all"``); tests/test_migrations.py checks the migr
 
 from __future__ import annotations
 
-import os
-import re
 import uuid
 
 import pytest
 
-from app import create_app
 from extensions import db
-from tests.databases import POSTGRES_URL, TEST_DATABASE_URL, clean_up, database_url, postgres_schema_url, track
-
-# A Redis database for job tests; each test also uses its own queue and key prefix, removed after.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-__all__ = ["POSTGRES_URL", "TEST_DATABASE_URL", "database_url", "make_app", "postgres_schema_url"]
-
-VALID_FORM = {
-    "tillId": "50682289",
-    "storeId": "50682288",
-    "zoneId": "50682286",
-    "conceptId": "50678331",
-    "identifierName": "mobile",
-    "identifierValue": "9780375690",
-    "label": "Suspended",
-    "reason": "Suspected fraud at till 3",
-    "source": "INSTORE",
-    "accountId": "",
-}
-
-
-def make_app(tmp_path, environ: dict | None = None, **overrides):
-    """Create an app for tests: sandbox mode unless ``environ`` says otherwise."""
-    environ = dict(environ or {})
-    if "DATABASE_URL" not in environ:
-        environ["DATABASE_URL"] = database_url(tmp_path)
-    config = {
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
-        "SCHEMA_SETUP": "create_all",
-        # Cheaper scrypt than production's n=2**15: tests sign in hundreds of times.
-        "PASSWORD_HASH_METHOD": "scrypt:2048:8:1",
-        "ENVIRON": environ,
-        "CAP_READ_TIMEOUT": 0.5,
-    }
-    config.update(overrides)
-    app = create_app(config)
-    track(app)
-    return app
+from tests.databases import clean_up
+from tests.helpers import TEST_REDIS_URL, VALID_FORM, make_app, sign_in, signed_in_client
 
 
 @pytest.fixture(autouse=True)
@@ -93,40 +54,6 @@ def app(tmp_path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def sign_in(client, username: str = "agent", password: str | None = None):
-    """Sign ``client`` in through the real sign-in form; return the sign-in response.
-
-    ``username`` is one of the sandbox demo people (maker, agent, checker, admin; made in the
-    database first when the app is in real mode, which seeds nobody) or, with ``password``,
-    any user the test created. Works with CSRF protection on or off.
-    """
-    from services import people
-
-    app = client.application
-    if password is None:
-        demo = next(d for d in people.DEMO_USERS if d.username == username)
-        password = demo.password
-        with app.app_context():
-            if people.find_user(username) is None:
-                people.create_user(username, demo.roles, demo.password, demo.stores, demo.display_name,
-                                   actor=None, actor_name="test set-up")
-                db.session.commit()
-    data = {"username": username, "password": password}
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").get_data(as_text=True))
-    if token:
-        data["csrf_token"] = token.group(1)
-    response = client.post("/login", data=data)
-    assert response.status_code == 303, f"signing in as {username} failed ({response.status_code})"
-    return response
-
-
-def signed_in_client(app, username: str = "agent"):
-    """A new test client of ``app`` signed in as the demo person ``username``."""
-    test_client = app.test_client()
-    sign_in(test_client, username)
-    return test_client
 
 
 @pytest.fixture

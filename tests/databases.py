@@ -1,8 +1,7 @@
 """Throw-away test databases: a SQLite file per test, or a PostgreSQL schema dropped afterwards.
 
-Kept apart from conftest.py on purpose: tests import ``tests.conftest`` while pytest loads the
-same file as ``conftest``, two module objects; bookkeeping kept here is one, so every app and
-schema a test makes is cleaned up whichever of the two made it.
+Kept apart from conftest.py (which pytest loads as its own module): the bookkeeping here is
+one module object, so every app and schema a test makes is cleaned up whichever module made it.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from extensions import db
-from services import people
-from tests.conftest import make_app, sign_in, signed_in_client
+from services.people import accounts
+from tests.helpers import make_app, sign_in, signed_in_client
 
 PASSWORD = "a long first password"  # noqa: S105 - a test account's
 
@@ -19,7 +19,7 @@ def _text(response) -> str:
 
 def _user(app, name):
     with app.app_context():
-        user = people.find_user(name)
+        user = accounts.find_user(name)
         return user.id if user else None
 
 
@@ -68,7 +68,7 @@ def test_an_admin_changes_roles_and_stores_and_disables(app, admin_client):
         "stores": "50682288 zone=50682286 concept=50678331 till=50682289\n60000002"})
     assert response.status_code == 303
     with app.app_context():
-        user = db.session.get(people.User, maker_id)
+        user = db.session.get(accounts.User, maker_id)
         assert user.roles == ("maker", "checker") and user.store_ids == ("50682288", "60000002")
     assert maker.get("/approvals").status_code == 200  # the new role applies at once
     response = admin_client.post(f"/admin/users/{maker_id}", data={
@@ -95,20 +95,21 @@ def test_admins_cannot_lock_themselves_out(app, admin_client):
     disable = admin_client.post(f"/admin/users/{admin_id}", data={"roles": ["admin"], "disabled": "y"})
     assert disable.status_code == 422 and "cannot disable your own account" in _text(disable)
     with app.app_context():
-        assert db.session.get(people.User, admin_id).roles == ("admin",)
+        assert db.session.get(accounts.User, admin_id).roles == ("admin",)
 
 
 def test_the_last_admin_stays(app, admin_client):
     with app.app_context():
-        people.create_user("second", ["admin"], PASSWORD, actor=None, actor_name="test")
+        accounts.create_user("second", ["admin"], PASSWORD, actor=None, actor_name="test")
         db.session.commit()
     second = app.test_client()
     sign_in(second, "second", PASSWORD)
     admin_id = _user(app, "admin")
     assert second.post(f"/admin/users/{admin_id}", data={"roles": ["admin"], "disabled": "y"}).status_code == 303
     # "second" is now the only active administrator: that cannot be taken away, by anyone.
-    with app.app_context(), pytest.raises(people.PeopleError, match="last active administrator"):
-        people.update_user(people.find_user("second"), roles=["agent"], stores=[], display_name="", disabled=False)
+    with app.app_context(), pytest.raises(accounts.PeopleError, match="last active administrator"):
+        accounts.update_user(accounts.find_user("second"), roles=["agent"], stores=[], display_name="", disabled=False,
+                            actor=None)
 
 
 def test_unknown_user_pages_are_404(admin_client):

@@ -9,8 +9,9 @@ import pytest
 
 from extensions import db
 from models import Decision, TrackedRequest
-from services import approvals
-from tests.conftest import make_app, sign_in
+from services.lifecycle import decisions
+from services.people import accounts
+from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import allow_next_poll, calls, decide_in_capillary, record, records, set_times, submit
 
 MESSAGE = "Checked the CCTV: suspend"
@@ -135,7 +136,7 @@ def test_two_simultaneous_decisions_make_one_put(app, client, sandbox, valid_for
         with app.test_request_context():
             found = db.session.get(TrackedRequest, pk)
             barrier.wait()
-            results.append(approvals.decide(found, decision, f"{decision} at once").status)
+            results.append(decisions.decide(found, decision, f"{decision} at once", actor=None).status)
 
     threads = [threading.Thread(target=decide, args=(d,)) for d in ("approved", "rejected")]
     for thread in threads:
@@ -262,10 +263,15 @@ def test_console_falls_back_to_the_last_known_list_when_the_gateway_fails(app, c
     assert f'href="/requests/{pk}"' in html
 
 
-def test_decider_name_comes_from_the_actor_hook(app, client, checker_client, sandbox, valid_form, monkeypatch):
-    monkeypatch.setattr(approvals, "current_actor", lambda: "Chris from Fraud Ops")
+def test_decision_records_the_signed_in_checkers_display_name(app, client, sandbox, valid_form):
+    with app.app_context():
+        accounts.create_user("chris", ["checker"], "a-long-enough-pass-42", display_name="Chris from Fraud Ops",
+                             actor=None, actor_name="test set-up")
+        db.session.commit()
+    chris = app.test_client()
+    sign_in(chris, "chris", "a-long-enough-pass-42")
     pk = submit(client, valid_form)
-    _decide(checker_client, pk)
+    _decide(chris, pk)
     with app.app_context():
         (decision,) = db.session.query(Decision).all()
         assert decision.decided_by == "Chris from Fraud Ops"

@@ -14,8 +14,9 @@ from sqlalchemy.exc import DatabaseError
 from extensions import db
 from models import AuditEvent, TrackedRequest, User
 from models.audit import AppendOnlyError
-from services import audit
-from tests.conftest import VALID_FORM, postgres_schema_url, signed_in_client
+from services.people import audit
+from tests.databases import postgres_schema_url
+from tests.helpers import VALID_FORM, signed_in_client
 
 
 def _text(response) -> str:
@@ -62,7 +63,7 @@ def test_a_day_of_work_leaves_a_complete_trail(app, client, checker_client, admi
 
 
 def test_a_submission_and_its_event_are_stored_together(app, client, monkeypatch):
-    from services import submission
+    from services.lifecycle import submission
 
     def broken(*args, **kwargs):
         raise RuntimeError("audit store failed")
@@ -180,13 +181,13 @@ def test_unknown_actions_are_refused(app):
 
 def test_the_command_line_is_named_as_the_actor(app):
     with app.app_context():
-        event = audit.record("user.changed", target=f"user {uuid.uuid4().hex[:6]}")
+        event = audit.record("user.changed", actor=None, target=f"user {uuid.uuid4().hex[:6]}")
         assert event.actor_name.startswith("command line")
         assert event.ip == ""
 
 
 def test_sign_in_events_record_the_client_address_behind_a_proxy(tmp_path):
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     app = make_app(tmp_path, {"CAP_PROXY_FIX": "1"})
     client = app.test_client()
@@ -204,7 +205,7 @@ def test_sign_in_events_record_the_client_address_behind_a_proxy(tmp_path):
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_a_migrated_database_refuses_changes_too(tmp_path, kind):
     """`flask db upgrade` installs the same append-only triggers as create_all."""
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     url = f"sqlite:///{tmp_path / 'migrated.sqlite3'}" if kind == "sqlite" else postgres_schema_url()
     app = make_app(tmp_path, {"DATABASE_URL": url}, SCHEMA_SETUP="check")

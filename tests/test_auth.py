@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 
 from extensions import db
 from models import AuditEvent, TrackedRequest, utcnow
-from services import people
-from tests.conftest import TEST_REDIS_URL, VALID_FORM, make_app, sign_in, signed_in_client
+from services.people import accounts
+from tests.helpers import TEST_REDIS_URL, VALID_FORM, make_app, sign_in, signed_in_client
 from views.access import PUBLIC_ENDPOINTS, SEEN_AT, SIGNED_IN_AT
 
 
@@ -27,7 +27,7 @@ def _events(app, action):
 
 def _add_user(app, name="dana", password="correct horse battery", roles=("agent",), **kwargs):  # noqa: S107
     with app.app_context():
-        user = people.create_user(name, roles, password, actor=None, actor_name="test", **kwargs)
+        user = accounts.create_user(name, roles, password, actor=None, actor_name="test", **kwargs)
         db.session.commit()
         return user.id
 
@@ -143,7 +143,7 @@ def test_disabled_users_cannot_sign_in_and_lose_their_session(app):
     sign_in(client, "dana", "correct horse battery")
     assert client.get("/profile").status_code == 200
     with app.app_context():
-        people.set_disabled(people.find_user("dana"), True, actor=None, actor_name="test")
+        accounts.set_disabled(accounts.find_user("dana"), True, actor=None, actor_name="test")
         db.session.commit()
     assert client.get("/profile").headers["Location"].startswith("/login")
     again = app.test_client().post("/login", data={"username": "dana", "password": "correct horse battery"})
@@ -426,7 +426,7 @@ def test_passwords_are_stored_as_salted_scrypt_hashes(app):
     _add_user(app, "gus", "the same password")
     _add_user(app, "hal", "the same password")
     with app.app_context():
-        gus, hal = people.find_user("gus"), people.find_user("hal")
+        gus, hal = accounts.find_user("gus"), accounts.find_user("hal")
         assert gus.password_hash.startswith("scrypt:") and hal.password_hash.startswith("scrypt:")
         assert gus.password_hash != hal.password_hash  # salted
         assert "the same password" not in gus.password_hash
@@ -436,7 +436,7 @@ def test_production_hashing_uses_scrypt_defaults(tmp_path):
     app = make_app(tmp_path, PASSWORD_HASH_METHOD="scrypt")
     _add_user(app, "ivy", "a password for her")
     with app.app_context():
-        assert people.find_user("ivy").password_hash.startswith("scrypt:32768:8:1$")
+        assert accounts.find_user("ivy").password_hash.startswith("scrypt:32768:8:1$")
 
 
 def test_demo_people_exist_only_in_the_sandbox(app, tmp_path):
@@ -447,17 +447,17 @@ def test_demo_people_exist_only_in_the_sandbox(app, tmp_path):
     (tmp_path / "real").mkdir()
     real = make_app(tmp_path / "real", REAL)
     with real.app_context():
-        assert db.session.scalar(select(db.func.count()).select_from(people.User)) == 0
+        assert db.session.scalar(select(db.func.count()).select_from(accounts.User)) == 0
     real_page = _text(real.test_client().get("/login"))
     assert "demo people" not in real_page and "help-desk-sandbox" not in real_page
 
 
 def test_sign_in_records_the_time(app):
     with app.app_context():
-        assert people.find_user("agent").last_sign_in_at is None
+        assert accounts.find_user("agent").last_sign_in_at is None
     signed_in_client(app, "agent")
     with app.app_context():
-        assert utcnow() - people.find_user("agent").last_sign_in_at < timedelta(minutes=1)
+        assert utcnow() - accounts.find_user("agent").last_sign_in_at < timedelta(minutes=1)
 
 
 def test_a_database_failure_is_explained_not_mistaken_for_signing_out(app, client):

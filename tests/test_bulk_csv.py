@@ -9,7 +9,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from forms import StatusChangeForm
-from services.bulk_csv import COLUMNS, REQUIRED_COLUMNS, BadFile, Rules, check_values, read_rows
+from services.bulk.csv_reader import COLUMNS, REQUIRED_COLUMNS, BadFile, Rules, check_values, read_rows
 
 SETTINGS = Rules(("Active", "Suspended", "Fraud suspected"), "INSTORE", "IN")
 HEADER = ",".join(COLUMNS)

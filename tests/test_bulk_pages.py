@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 import jobs
 from extensions import db
 from models import AuditEvent, Batch, BatchRow, TrackedRequest, User
-from services.bulk_csv import COLUMNS
-from tests.conftest import sign_in
+from services.bulk.csv_reader import COLUMNS
+from tests.helpers import sign_in
 
 HEADER = ",".join(COLUMNS)
 ENTITY = "50682289,50682288,50682286,50678331"
@@ -224,7 +224,7 @@ def test_a_request_over_the_upload_limit_gets_the_upload_page(client):
 
 
 def test_a_file_over_the_row_limit_is_refused(tmp_path):
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     app = make_app(tmp_path, {"CAP_BULK_MAX_ROWS": "2"})
     client = app.test_client()
@@ -259,7 +259,7 @@ def test_bulk_files_are_for_agents_and_admins(app, who, status):
 
 
 def test_confirming_needs_the_pages_csrf_token(tmp_path):
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
@@ -279,13 +279,13 @@ def test_confirming_needs_the_pages_csrf_token(tmp_path):
 
 
 def test_every_later_line_of_a_repeated_customer_points_at_the_first(app):
-    from services import bulk
+    from services.bulk import batches
 
     rows = [HEADER] + [f"{ENTITY},externalId,{ext},Suspended,Row {n},," for n, ext in enumerate(
         ["EXT-A", "EXT-B", "EXT-A", "EXT-C", "EXT-A", "EXT-B"], start=2)]
     data = ("\r\n".join(rows) + "\r\n").encode()
     with app.app_context():
-        batch = bulk.create_batch(io.BytesIO(data), "repeats.csv", size=len(data))
+        batch = batches.create_batch(io.BytesIO(data), "repeats.csv", size=len(data), uploader=None)
         marked = dict(db.session.execute(select(BatchRow.line, BatchRow.duplicate_of)
                                           .where(BatchRow.status == "duplicate")).all())
         assert (batch.valid_rows, batch.duplicate_rows) == (3, 3)
@@ -296,7 +296,7 @@ def test_the_shown_rate_never_exceeds_the_limit_after_a_first_burst(app):
     from datetime import timedelta
 
     from models import utcnow
-    from services import bulk
+    from services.bulk import batches
     from tests.bulk_helpers import make_batch
 
     batch_id = make_batch(app, 5)
@@ -308,7 +308,7 @@ def test_the_shown_rate_never_exceeds_the_limit_after_a_first_burst(app):
             row.finished_at = now
         db.session.commit()
         # 5 rows in 1 s would extrapolate to 300 a minute; the limiter allows 100 in any minute.
-        assert bulk.progress(batch).per_minute == app.config["CAP_BULK_RATE_PER_MINUTE"] == 100
+        assert batches.progress(batch).per_minute == app.config["CAP_BULK_RATE_PER_MINUTE"] == 100
 
 
 def test_long_lists_are_paged_on_the_review_and_progress_pages(app, client):

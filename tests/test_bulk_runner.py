@@ -12,10 +12,11 @@ from sqlalchemy import func, select, update
 
 from extensions import db
 from models import Batch, BatchRow, TrackedRequest, utcnow
-from services import bulk, bulk_runner, identity, people
-from services.throttle import Throttle
-from tests.bulk_helpers import created_identifiers, make_batch
-from tests.conftest import make_app
+from services.bulk import batches, runner
+from services.bulk.throttle import Throttle
+from services.people import accounts, identity
+from tests.bulk_helpers import claim_next_row, created_identifiers, make_batch
+from tests.helpers import make_app
 
 
 def row_statuses(app, batch_id: int) -> Counter:
@@ -26,9 +27,9 @@ def row_statuses(app, batch_id: int) -> Counter:
 def test_a_batch_is_sent_once_row_by_row(app, sandbox):
     batch_id = make_batch(app, 12)
     with app.app_context():
-        assert bulk_runner.run_batch(batch_id) == bulk_runner.FINISHED
+        assert runner.run_batch(batch_id) == runner.FINISHED
         # Running it again finds nothing to do: the batch is done.
-        assert bulk_runner.run_batch(batch_id) == bulk_runner.BUSY
+        assert runner.run_batch(batch_id) == runner.BUSY
     assert sorted(created_identifiers(sandbox)) == sorted(f"EXT-{n}" for n in range(1, 13))
     assert row_statuses(app, batch_id) == {"done": 12}
 
@@ -43,7 +44,7 @@ def test_concurrent_claimers_never_take_the_same_row(app, claimers):
     def claim_all():
         with app.app_context():
             start.wait()
-            while (claimed := bulk_runner.claim_next_row(batch_id)) is not None:
+            while (claimed := claim_next_row(batch_id)) is not None:
                 with lock:
                     taken.append(claimed.line)
 
@@ -61,8 +62,8 @@ def test_concurrent_claimers_never_take_the_same_row(app, claimers):
 def test_a_second_runner_leaves_a_leased_batch_alone(app, sandbox):
     batch_id = make_batch(app, 3)
     with app.app_context():
-        assert bulk_runner.take_lease(batch_id, "worker-a")
-        assert bulk_runner.run_batch(batch_id) == bulk_runner.BUSY
+        assert runner.take_lease(batch_id, "worker-a")
+        assert runner.run_batch(batch_id) == runner.BUSY
     assert sandbox.created_count == 0
     assert row_statuses(app, batch_id) == {"pending": 3}
 
@@ -71,19 +72,19 @@ def test_rows_a_dead_worker_was_sending_are_never_sent_again(app, sandbox):
     batch_id = make_batch(app, 6)
     with app.app_context():
         # A worker takes the batch, marks two rows as sending, then dies before any call.
-        assert bulk_runner.take_lease(batch_id, "dead-worker")
-        first, second = bulk_runner.claim_next_row(batch_id), bulk_runner.claim_next_row(batch_id)
+        assert runner.take_lease(batch_id, "dead-worker")
+        first, second = claim_next_row(batch_id), claim_next_row(batch_id)
         db.session.execute(update(Batch).where(Batch.id == batch_id)
                            .values(lease_until=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-        assert bulk.resumable_batches() == [batch_id]
+        assert batches.resumable_batches() == [batch_id]
 
-        assert bulk_runner.run_batch(batch_id) == bulk_runner.FINISHED
+        assert runner.run_batch(batch_id) == runner.FINISHED
         interrupted = db.session.scalars(
             select(TrackedRequest).where(TrackedRequest.batch_line.in_((first.line, second.line)))).all()
         assert [(r.state, r.error_kind) for r in interrupted] == [("unknown", "interrupted")] * 2
         assert "never sent again automatically" in interrupted[0].events[-1].note
-        progress = bulk.progress(db.session.get(Batch, batch_id))
+        progress = batches.progress(db.session.get(Batch, batch_id))
     assert sorted(created_identifiers(sandbox)) == [f"EXT-{n}" for n in range(3, 7)]
     assert row_statuses(app, batch_id) == {"done": 4, "interrupted": 2}
     assert (progress.state, progress.created, progress.unknown, progress.remaining) == ("done", 4, 2, 0)
@@ -109,7 +110,7 @@ def test_no_more_calls_in_flight_than_the_concurrency_setting(tmp_path):
     sandbox_app.wsgi_app = counting
     batch_id = make_batch(app, 15)
     with app.app_context():
-        assert bulk_runner.run_batch(batch_id) == bulk_runner.FINISHED
+        assert runner.run_batch(batch_id) == runner.FINISHED
     assert sandbox_app.extensions["sandbox"].created_count == 15
     assert 1 <= peak[0] <= 3
 
@@ -120,9 +121,9 @@ def test_the_rate_limit_holds_rows_back(tmp_path):
     batch_id = make_batch(app, 8)
     stop_at = time.monotonic() + 2.0  # far longer than 8 unthrottled in-process calls take
     with app.app_context():
-        outcome = bulk_runner.run_batch(batch_id, should_stop=lambda: time.monotonic() > stop_at)
+        outcome = runner.run_batch(batch_id, should_stop=lambda: time.monotonic() > stop_at)
         state = db.session.get(Batch, batch_id).state
-    assert outcome == bulk_runner.STOPPED
+    assert outcome == runner.STOPPED
     assert sandbox.created_count == 5
     assert row_statuses(app, batch_id) == {"done": 5, "pending": 3}
     assert state == "queued"  # handed back, to be continued by the next job
@@ -132,7 +133,7 @@ def test_a_429_pauses_and_the_row_is_sent_once_after_retry_after(app, sandbox):
     sandbox.inject_fault("429", 1, "create")
     batch_id = make_batch(app, 3)
     with app.app_context():
-        assert bulk_runner.run_batch(batch_id) == bulk_runner.FINISHED
+        assert runner.run_batch(batch_id) == runner.FINISHED
         states = db.session.scalars(select(TrackedRequest.state)).all()
     creates = [c for c in sandbox.calls if c["endpoint"] == "create"]
     assert len(creates) == 4  # three rows, one of them tried twice
@@ -144,9 +145,9 @@ def test_gateway_failures_are_recorded_per_row(app, sandbox, client):
     sandbox.inject_fault("400-json", 1, "create")
     batch_id = make_batch(app, 3)
     with app.app_context():
-        bulk_runner.run_batch(batch_id)
+        runner.run_batch(batch_id)
         by_line = dict(db.session.execute(select(TrackedRequest.batch_line, TrackedRequest.state)).all())
-        progress = bulk.progress(db.session.get(Batch, batch_id))
+        progress = batches.progress(db.session.get(Batch, batch_id))
     assert sorted(by_line.values()) == ["AdminTask", "AdminTask", "failed_to_submit"]
     assert (progress.created, progress.failed, progress.unknown) == (2, 1, 0)
     results = client.get(f"/bulk/{batch_id}/results.csv").get_data(as_text=True)
@@ -155,15 +156,15 @@ def test_gateway_failures_are_recorded_per_row(app, sandbox, client):
 
 def test_rows_are_sent_with_the_uploaders_own_token(app, sandbox):
     with app.app_context():
-        user = people.find_user("agent") or people.create_user(
+        user = accounts.find_user("agent") or accounts.create_user(
             "agent", ("agent",), "agent-password-123", (), "Agent", actor=None, actor_name="test")
         identity.set_user_token(user, "agents-own-capillary-token-0001")
         db.session.commit()
         batch_id = make_batch(app, 2, confirm=False)
         db.session.execute(update(Batch).where(Batch.id == batch_id).values(created_by_id=user.id))
         db.session.commit()
-        assert bulk.confirm(db.session.get(Batch, batch_id))
-        bulk_runner.run_batch(batch_id)
+        assert batches.confirm(db.session.get(Batch, batch_id), actor=None)
+        runner.run_batch(batch_id)
     tokens = {c["headers"]["x-cap-ui-auth-token"] for c in sandbox.calls if c["endpoint"] == "create"}
     assert tokens == {"agents-own-capillary-token-0001"}
 
@@ -173,14 +174,14 @@ def test_resumable_batches_are_the_confirmed_ones_no_live_worker_holds(app):
     leased = make_batch(app, 1)
     in_review = make_batch(app, 1, confirm=False)
     with app.app_context():
-        assert bulk_runner.take_lease(leased, "alive")
-        assert bulk.resumable_batches(at_start=True) == [queued]
-        assert bulk.resumable_batches() == []  # queued moments ago: its job is on its way
+        assert runner.take_lease(leased, "alive")
+        assert batches.resumable_batches(at_start=True) == [queued]
+        assert batches.resumable_batches() == []  # queued moments ago: its job is on its way
         db.session.execute(update(Batch).where(Batch.id == queued)
                            .values(confirmed_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
-        assert bulk.resumable_batches() == [queued]
-        assert in_review not in bulk.resumable_batches(at_start=True)
+        assert batches.resumable_batches() == [queued]
+        assert in_review not in batches.resumable_batches(at_start=True)
 
 
 def test_the_throttle_gives_n_permits_a_minute():
@@ -204,22 +205,22 @@ def test_the_throttle_is_shared_through_redis(redis_settings):
 
 
 def test_rows_lost_mid_call_are_reconciled_with_capillarys_list_not_resent(tmp_path):
+    import gateway_setup
     from jobs import tasks
-    from services import gateway_setup
 
     app = make_app(tmp_path, CAP_RECONCILE_GRACE_SECONDS=0)
     sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
     batch_id = make_batch(app, 4)
     with app.app_context():
-        assert bulk_runner.take_lease(batch_id, "dead-worker")
-        reached, lost = bulk_runner.claim_next_row(batch_id), bulk_runner.claim_next_row(batch_id)
+        assert runner.take_lease(batch_id, "dead-worker")
+        reached, lost = claim_next_row(batch_id), claim_next_row(batch_id)
         # The first call reached Capillary, but the worker died before recording the answer;
         # the second worker died before calling at all.
-        gateway_setup.gateway_client().create_request(reached.payload, gateway_setup.maker_token())
+        gateway_setup.gateway_client().create_request(reached.payload, identity.maker_token(None))
         db.session.execute(update(Batch).where(Batch.id == batch_id)
                            .values(lease_until=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-        assert tasks.bulk_run(batch_id) == bulk_runner.FINISHED
+        assert tasks.bulk_run(batch_id) == runner.FINISHED
     backend = app.extensions["jobs"]
     [(task, kwargs)] = backend.pending()
     assert task == "requests.reconcile" and sorted(kwargs["record_ids"]) == sorted([reached.record_pk, lost.record_pk])
@@ -244,9 +245,9 @@ def test_rows_claimed_ahead_but_not_sent_go_back_when_a_run_stops(tmp_path):
         return len(sandbox.calls) >= 2 and stored == 4  # (never true without claiming ahead)
 
     with app.app_context():
-        outcome = bulk_runner.run_batch(batch_id, should_stop=two_calls_running_and_two_rows_claimed_ahead)
+        outcome = runner.run_batch(batch_id, should_stop=two_calls_running_and_two_rows_claimed_ahead)
         requests_stored = db.session.scalars(select(TrackedRequest.batch_line)).all()
-    assert outcome == bulk_runner.STOPPED
+    assert outcome == runner.STOPPED
     assert sandbox.created_count == 2
     assert row_statuses(app, batch_id) == {"done": 2, "pending": 8}
     assert len(requests_stored) == 2  # the unsent rows' stored requests were removed with their claim

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 REAL = {
     "CAP_GATEWAY_URL": "https://eucrm.cc.capillarytech.com",

@@ -32,8 +32,8 @@ from models import TrackedRequest
 from sandbox import create_app as create_sandbox_app
 from sandbox.faults import FAULT_KINDS
 from sandbox.transport import SANDBOX_BASE_URL, mount_sandbox
-from services.states import describe
-from tests.conftest import VALID_FORM, make_app, signed_in_client
+from services.lifecycle.wording import describe
+from tests.helpers import VALID_FORM, make_app, signed_in_client
 from tests.live_server import serve_wsgi
 from tests.wire_faults import dead_port, serve_reset_mid_body
 

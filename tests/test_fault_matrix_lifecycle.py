@@ -18,7 +18,7 @@ from markupsafe import escape
 from extensions import db
 from models import Decision, TrackedRequest
 from sandbox.faults import FAULT_KINDS
-from tests.conftest import VALID_FORM, make_app, signed_in_client
+from tests.helpers import VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import allow_next_poll
 from tests.test_fault_matrix import EXPECTED, READ_TIMEOUT
 

@@ -3,7 +3,7 @@
 Every field gets unicode, control characters, NUL, very long strings and HTML/JS/SQL/template
 injection strings. Properties: never a 5xx; an accepted form sends a payload valid against the
 JSON Schema of the documented request (tests/data/create_request.schema.json, from
-capillary-api.md §1.3); the review page shows exactly what is then sent; and every string a
+docs/CAPILLARY_API.md §1.3); the review page shows exactly what is then sent; and every string a
 person typed is escaped on every page that shows it (review, status page, history).
 """
 
@@ -24,7 +24,7 @@ from markupsafe import escape
 
 from extensions import db
 from gateway.payload import mask_secrets
-from tests.conftest import VALID_FORM, make_app, sign_in
+from tests.helpers import VALID_FORM, make_app, sign_in
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "create_request.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -345,14 +345,14 @@ def pending_id(app, client):
 
 @pytest.fixture(scope="module")
 def checker(app):
-    from tests.conftest import signed_in_client
+    from tests.helpers import signed_in_client
 
     return signed_in_client(app, "checker")
 
 
 @pytest.fixture(scope="module")
 def admin(app):
-    from tests.conftest import signed_in_client
+    from tests.helpers import signed_in_client
 
     return signed_in_client(app, "admin")
 
@@ -385,7 +385,7 @@ def test_sign_in_form_never_breaks(app, form):
 
 @pytest.fixture(scope="module")
 def maker(app):
-    from tests.conftest import signed_in_client
+    from tests.helpers import signed_in_client
 
     return signed_in_client(app, "maker")
 
@@ -452,7 +452,7 @@ def test_csv_importer_checks_every_row_and_accepts_only_sendable_ones(app, rows,
     import io
 
     from gateway.payload import build_payload
-    from services.bulk_csv import BadFile, Rules, read_rows
+    from services.bulk.csv_reader import BadFile, Rules, read_rows
 
     notices: list[str] = []
     with app.app_context():

@@ -9,7 +9,7 @@ from gateway import errors
 from gateway.client import GatewayClient
 from gateway.payload import StatusChange, build_payload, intouch_basic_authorization
 from sandbox import create_app as create_sandbox_app
-from tests.conftest import make_app, signed_in_client
+from tests.helpers import make_app, signed_in_client
 from tests.live_server import serve_wsgi
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_create_payload.json").read_text())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 
 def test_healthz_answers_without_sign_in(app):

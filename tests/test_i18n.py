@@ -16,8 +16,8 @@ from babel.support import Translations
 
 from app import ROOT, create_app
 from i18n import format_datetime
-from services.bulk_csv import COLUMNS
-from tests.conftest import VALID_FORM, make_app, sign_in
+from services.bulk.csv_reader import COLUMNS
+from tests.helpers import VALID_FORM, make_app, sign_in
 
 CATALOG = ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 COMPILED = CATALOG.with_suffix(".mo")

@@ -13,9 +13,9 @@ from extensions import db
 from jobs import tasks
 from jobs.rq_backend import RQBackend
 from models import Batch
-from services import bulk
+from services.bulk import batches
 from tests.bulk_helpers import created_identifiers, make_batch
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 
 def wait_for(condition, timeout: float = 30.0, interval: float = 0.05) -> bool:
@@ -94,7 +94,7 @@ def run_burst_worker(app, name: str) -> None:
 
 
 def test_with_redis_confirming_queues_an_rq_job_and_a_burst_worker_sends_the_batch(rq_app, redis_settings):
-    from tests.conftest import sign_in
+    from tests.helpers import sign_in
 
     backend = rq_app.extensions["jobs"]
     assert isinstance(backend, RQBackend)
@@ -145,7 +145,7 @@ def test_flask_worker_refuses_a_database_that_is_not_migrated(tmp_path, redis_se
 
 
 def test_redis_down_at_confirm_leaves_the_batch_queued_for_later(tmp_path):
-    from tests.conftest import sign_in
+    from tests.helpers import sign_in
 
     app = make_app(tmp_path, {"REDIS_URL": "redis://127.0.0.1:1/0"})
     batch_id = make_batch(app, 2, confirm=False)
@@ -155,4 +155,4 @@ def test_redis_down_at_confirm_leaves_the_batch_queued_for_later(tmp_path):
     assert response.status_code == 303
     assert batch_state(app, batch_id) == "queued"
     with app.app_context():
-        assert batch_id in bulk.resumable_batches(at_start=True)
+        assert batch_id in batches.resumable_batches(at_start=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox import create_app as create_sandbox
-from tests.conftest import database_url, make_app, sign_in
+from tests.databases import database_url
+from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import real_mode_environ, record, records, submit
 from tests.live_server import serve_wsgi
 

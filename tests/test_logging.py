@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from app_logging import JsonFormatter, RequestContextFilter, TextFormatter
-from tests.conftest import VALID_FORM, make_app
+from tests.helpers import VALID_FORM, make_app
 
 
 @pytest.fixture

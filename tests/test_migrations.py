@@ -8,9 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import schema
 from extensions import db
-from services import schema
-from tests.conftest import make_app, postgres_schema_url
+from tests.databases import postgres_schema_url
+from tests.helpers import make_app
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -40,7 +40,7 @@ def test_golden_payload_matches_documented_example():
 
 
 def test_basic_authorization_matches_capillary_worked_example():
-    # capillary-api.md §7.2: store.server / server123
+    # docs/CAPILLARY_API.md §7.2: store.server / server123
     assert intouch_basic_authorization("store.server", "server123") == (
         "Basic c3RvcmUuc2VydmVyOjhhMTZhNmI3MDUwNWViMWYxZmY3Y2RjMGNkNTU1OWE3"
     )

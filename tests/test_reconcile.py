@@ -6,9 +6,9 @@ import pytest
 
 from extensions import db
 from models import TrackedRequest
-from services import approvals
-from services.sync import sync_requests
-from tests.conftest import make_app, sign_in
+from services.lifecycle import decisions
+from services.lifecycle.sync import sync_requests
+from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import allow_next_poll, calls, record, records, seed_like, set_times, submit
 
 
@@ -135,7 +135,7 @@ def test_an_early_import_of_the_lost_submission_is_merged_into_it(app, client, s
     pk = _lost(app, client, sandbox, valid_form)
     request_id = seed_like(sandbox, valid_form)
     with app.app_context():
-        approvals.pending_page()  # the checker console lists (and imports) it first
+        decisions.pending_page(actor=None)  # the checker console lists (and imports) it first
     assert [r.origin for r in records(app)] == ["app", "imported"]
     allow_next_poll(app, pk)
     client.get(f"/requests/{pk}")

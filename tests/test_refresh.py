@@ -10,9 +10,10 @@ import pytest
 
 from extensions import db
 from models import TrackedRequest
-from services.outcome import outcome_of
-from services.refresh import claim_poll, refresh
-from tests.conftest import database_url, make_app
+from services.lifecycle.refresh import claim_poll, refresh
+from services.lifecycle.wording import outcome_of
+from tests.databases import database_url
+from tests.helpers import make_app
 from tests.lifecycle_helpers import (
     allow_next_poll,
     calls,
@@ -252,7 +253,7 @@ def test_status_page_loads_the_polling_script_without_inline_script(app, client,
 
 def test_a_late_answer_never_moves_a_decided_request_back(app, client, sandbox, valid_form):
     from gateway.types import RequestInfo
-    from services.updates import apply_update
+    from services.lifecycle.updates import apply_update
 
     pk = submit(client, valid_form)
     rid = record(app, pk).request_id

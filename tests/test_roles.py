@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import TrackedRequest
-from services import people
-from tests.conftest import VALID_FORM, make_app, sign_in, signed_in_client
+from services.people import accounts
+from tests.helpers import VALID_FORM, make_app, sign_in, signed_in_client
 
 PASSWORD = "a long enough secret 42"  # noqa: S105 - a test account's
 OTHER_STORE = {"tillId": "60000001", "storeId": "60000002", "zoneId": "60000003", "conceptId": "60000004"}
@@ -31,7 +31,7 @@ def _record_ids(app):
 
 def _person(app, name, roles, stores=()):
     with app.app_context():
-        people.create_user(name, roles, PASSWORD, stores, actor=None, actor_name="test")
+        accounts.create_user(name, roles, PASSWORD, stores, actor=None, actor_name="test")
         db.session.commit()
     client = app.test_client()
     sign_in(client, name, PASSWORD)
@@ -211,10 +211,10 @@ def test_another_checker_approves_it(app, client, checker_client, sandbox):
 
 
 def test_can_decide_rule(app):
-    from services.permissions import can_decide
+    from services.people.permissions import can_decide
 
     with app.app_context():
-        checker, agent = people.find_user("checker"), people.find_user("agent")
+        checker, agent = accounts.find_user("checker"), accounts.find_user("agent")
         own = TrackedRequest(submitted_by_id=checker.id)
         other = TrackedRequest(submitted_by_id=agent.id)
         imported = TrackedRequest(submitted_by_id=None)

@@ -8,11 +8,12 @@ import uuid
 
 from sqlalchemy import func, select
 
+import gateway_setup
 from extensions import db
 from models import TrackedRequest
-from services import bulk_runner, gateway_setup
-from tests.bulk_helpers import make_batch
-from tests.conftest import VALID_FORM, make_app, postgres_schema_url, sign_in
+from tests.bulk_helpers import claim_next_row, make_batch
+from tests.databases import postgres_schema_url
+from tests.helpers import VALID_FORM, make_app, sign_in
 
 
 def two_instances(tmp_path):
@@ -63,7 +64,7 @@ def test_two_instances_claiming_one_batch_never_take_the_same_row(tmp_path):
     def claim_all(app):
         with app.app_context():
             start.wait()
-            while (claimed := bulk_runner.claim_next_row(batch_id)) is not None:
+            while (claimed := claim_next_row(batch_id)) is not None:
                 with lock:
                     taken.append(claimed.line)
 

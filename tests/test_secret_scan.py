@@ -23,8 +23,8 @@ from app_logging import JsonFormatter, RequestContextFilter
 from extensions import db
 from gateway.payload import intouch_basic_authorization
 from models import TrackedRequest
-from services import people
-from tests.conftest import VALID_FORM, make_app
+from services.people import accounts
+from tests.helpers import VALID_FORM, make_app
 from tests.test_tokens import jwt
 
 TILL_PASSWORD = "TillPass-7f3a9c"  # noqa: S105 - the point of this test
@@ -128,7 +128,7 @@ def test_no_configured_secret_appears_in_any_response_or_log_line(tmp_path, capl
     with app.app_context():
         for name, (role, password) in PASSWORDS.items():
             stores = ["50682288 zone=50682286 concept=50678331 till=50682289"] if role == "maker" else []
-            people.create_user(name, [role], password, stores, actor=None, actor_name="test set-up")
+            accounts.create_user(name, [role], password, stores, actor=None, actor_name="test set-up")
         db.session.commit()
     sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
     recorder = Recorder(app)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import TrackedRequest, User
 from security import CONTENT_SECURITY_POLICY
-from tests.conftest import make_app, signed_in_client
+from tests.helpers import make_app, signed_in_client
 from tests.test_config import REAL
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,9 @@ import requests
 from config import ConfigError, server_settings
 from extensions import db
 from sandbox import create_app as create_sandbox_app
-from services import people
-from tests.conftest import VALID_FORM, database_url, make_app
+from services.people import accounts
+from tests.databases import database_url
+from tests.helpers import VALID_FORM, make_app
 from tests.live_server import serve_wsgi
 from tests.test_jobs import wait_for
 
@@ -75,7 +76,7 @@ def test_gunicorn_serves_and_finishes_a_submission_in_flight_when_stopped(tmp_pa
     }
     app = make_app(tmp_path, environ, SCHEMA_SETUP="upgrade")  # what `flask db upgrade` does
     with app.app_context():
-        people.create_user("desk", ("agent",), "counter-Pass-9876", (), "Help desk", actor=None,
+        accounts.create_user("desk", ("agent",), "counter-Pass-9876", (), "Help desk", actor=None,
                            actor_name="test set-up")
         db.session.commit()
 

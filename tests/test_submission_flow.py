@@ -132,7 +132,7 @@ def test_gateway_failures_are_explained_and_recorded(app, client, sandbox, valid
 
 
 def test_post_without_csrf_token_gets_a_400_page_in_the_layout(tmp_path, valid_form):
-    from tests.conftest import make_app, signed_in_client
+    from tests.helpers import make_app, signed_in_client
 
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
     client = signed_in_client(app)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import TrackedRequest
-from services.sync import sync_requests
+from services.lifecycle.sync import sync_requests
 from tests.lifecycle_helpers import calls, decide_in_capillary, record, records, submit
 
 

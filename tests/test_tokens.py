@@ -13,8 +13,8 @@ from sqlalchemy import select, text
 
 from extensions import db
 from models import AuditEvent, TrackedRequest, utcnow
-from services import identity, people
-from tests.conftest import VALID_FORM, make_app, signed_in_client
+from services.people import accounts, identity
+from tests.helpers import VALID_FORM, make_app, signed_in_client
 
 
 def jwt(**claims) -> str:
@@ -63,7 +63,7 @@ def test_a_token_is_stored_encrypted_and_never_shown_again(app, client):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()  # everything is on disk
-        stored = bytes(people.find_user("agent").ui_token_ciphertext)
+        stored = bytes(accounts.find_user("agent").ui_token_ciphertext)
         assert identity.decrypt(stored) == MAKER_TOKEN
         if uri.startswith("sqlite:///"):  # SQLite: the database file itself
             with open(uri.removeprefix("sqlite:///"), "rb") as database:
@@ -125,7 +125,7 @@ def test_a_401_marks_the_own_token_rejected_and_says_to_renew_it(app, client, sa
     assert "Capillary rejected your own token" in text  # the banner on every page
     assert 'href="/profile"' in status_page.get_data(as_text=True)
     with app.app_context():
-        assert people.find_user("agent").token_state() == "rejected"
+        assert accounts.find_user("agent").token_state() == "rejected"
     assert len(_events(app, "token.rejected")) == 1
     # Until renewed, nothing more is sent with it: the form comes back with what was typed.
     calls = len(sandbox.calls)
@@ -147,14 +147,14 @@ def test_a_401_with_the_shared_token_marks_nobody(app, client, sandbox):
     sandbox.inject_fault("401", count=1, endpoint="create")
     _submit(client, "i" * 32)
     with app.app_context():
-        assert people.find_user("agent").token_state() == "none"
+        assert accounts.find_user("agent").token_state() == "none"
     assert _events(app, "token.rejected") == []
 
 
 def test_a_token_that_expired_is_not_used(app, client, sandbox):
     _set_token(client, MAKER_TOKEN)
     with app.app_context():
-        user = people.find_user("agent")
+        user = accounts.find_user("agent")
         user.ui_token_expires_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
     response = client.post("/requests/new", data=VALID_FORM)
@@ -167,7 +167,7 @@ def test_a_token_that_expired_is_not_used(app, client, sandbox):
 def test_the_shared_token_is_never_a_silent_substitute(app, client):
     _set_token(client, MAKER_TOKEN)
     with app.app_context():
-        user = people.find_user("agent")
+        user = accounts.find_user("agent")
         user.ui_token_rejected_at = utcnow()
         with pytest.raises(identity.OwnTokenUnusable, match="Set a new one on your profile"):
             identity.token_for(identity.MAKER, user)
@@ -184,7 +184,7 @@ def test_bad_tokens_are_explained(app, client, token, message):
     assert response.status_code == 422
     assert message in _text(response)
     with app.app_context():
-        assert people.find_user("agent").token_state() == "none"
+        assert accounts.find_user("agent").token_state() == "none"
     if token:
         assert token not in response.get_data(as_text=True)  # not echoed back
 
@@ -211,7 +211,7 @@ def test_keys_rotate_and_a_lost_key_is_explained(tmp_path):
     _set_token(client, MAKER_TOKEN)
     rotated = make_app(tmp_path, {"CAP_TOKEN_KEY": f"{new_key},{old_key}"})  # same database
     with rotated.app_context():
-        assert identity.token_for(identity.MAKER, people.find_user("agent")) == MAKER_TOKEN
+        assert identity.token_for(identity.MAKER, accounts.find_user("agent")) == MAKER_TOKEN
         assert identity.decrypt(identity.encrypt("x" * 20)) == "x" * 20
         assert Fernet(new_key).decrypt(identity.encrypt("y" * 20)) == b"y" * 20  # new key encrypts
     lost = make_app(tmp_path, {"CAP_TOKEN_KEY": new_key})

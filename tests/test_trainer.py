@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import database_url, make_app, sign_in
+from tests.databases import database_url
+from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import calls, real_mode_environ, record, submit
 
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import AuditEvent
-from services import people
-from tests.conftest import make_app, sign_in
+from services.people import accounts
+from tests.helpers import make_app, sign_in
 from tests.test_config import REAL
 
 PASSWORD = "a sturdy first password"  # noqa: S105 - a test account's
@@ -41,7 +41,7 @@ def test_makers_are_created_with_their_stores(app):
                   "--store", "60000002", "--password-stdin", stdin=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     with app.app_context():
-        user = people.find_user("store7")
+        user = accounts.find_user("store7")
         assert user.roles == ("maker", "checker")
         assert [s.describe() for s in user.stores] == [
             "50682288 zone=50682286 concept=50678331 till=50682289", "60000002"]
@@ -66,7 +66,7 @@ def test_mistakes_are_explained_and_nothing_is_created(app):
         assert message in result.output, (args, result.output)
     with app.app_context():
         for name in ("x1", "x2", "x3", "x4", "x5"):
-            assert people.find_user(name) is None
+            assert accounts.find_user(name) is None
 
 
 def test_passwords_are_never_taken_from_the_command_line(app):

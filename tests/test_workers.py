@@ -19,7 +19,8 @@ from extensions import db
 from models import Batch, BatchRow, TrackedRequest, utcnow
 from sandbox import create_app as create_sandbox_app
 from tests.bulk_helpers import created_identifiers, make_batch
-from tests.conftest import database_url, make_app
+from tests.databases import database_url
+from tests.helpers import make_app
 from tests.live_server import serve_wsgi
 from tests.test_jobs import wait_for
 

@@ -7,7 +7,7 @@
   count as activity; the "stay signed in" button (static/js/session.js) does.
 - Pages need roles by endpoint or blueprint (:data:`ENDPOINT_ROLES`, :data:`BLUEPRINT_ROLES`;
   any one listed role suffices); :func:`require_roles` does the same for a single view.
-- :func:`can_decide` (services/permissions.py) is the maker-checker rule: a checker never
+- :func:`services.people.permissions.can_decide` is the maker-checker rule: a checker never
   decides their own request.
 """
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import time
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import (
     Flask,
     abort,
     current_app,
     g,
+    has_request_context,
     jsonify,
     redirect,
     request,
@@ -37,8 +37,8 @@ from sqlalchemy.orm import joinedload
 
 from extensions import db, login_manager
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
-from services.permissions import can_decide, decision_refusal  # noqa: F401 - re-exported
 from views import form_pages
+from views.login_page import render_login
 
 PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz"}
 PUBLIC_PATHS = {"/healthz", "/readyz"}
@@ -48,8 +48,8 @@ ENDPOINT_ROLES = {
     "requests.new": SUBMIT_ROLES,
     "requests.review": SUBMIT_ROLES,
     "requests.create": SUBMIT_ROLES,
-    "status.resend_request": SUBMIT_ROLES,
-    "status.choose_match": SUBMIT_ROLES,
+    "requests.resend_request": SUBMIT_ROLES,
+    "requests.choose_match": SUBMIT_ROLES,
 }
 BLUEPRINT_ROLES = {
     "admin": (ADMIN,),
@@ -58,8 +58,6 @@ BLUEPRINT_ROLES = {
 }
 # Blueprints that exist only in the training sandbox (any signed-in user there).
 SANDBOX_BLUEPRINTS = {"trainer"}
-# Background polls (besides views marked @passive): they do not keep a session alive.
-PASSIVE_ENDPOINTS = {"status.live"}
 
 ROLE_WORDS = {MAKER: _l("maker"), AGENT: _l("support agent"), CHECKER: _l("checker"), ADMIN: _l("administrator")}
 
@@ -79,12 +77,24 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(can_open=_can_open, own_token_problem=_own_token_problem)
 
 
+def acting_person() -> User | None:
+    """Return the signed-in person, or None (nobody signed in, or outside a request).
+
+    The one place that reads Flask-Login's ``current_user`` for services: views pass the
+    result into every service that acts for someone.
+    """
+    if not has_request_context():
+        return None
+    user = current_user._get_current_object()
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
 def _can_open(endpoint: str) -> bool:
     return current_user.is_authenticated and allowed(current_user, endpoint)
 
 
 def _own_token_problem() -> str | None:
-    from services.identity import token_problem
+    from services.people.identity import token_problem
 
     return token_problem(current_user)
 
@@ -127,7 +137,7 @@ def _gate():
         end_session(expired)
         return sign_in_required(expired)
     view = current_app.view_functions.get(request.endpoint or "")
-    if request.endpoint not in PASSIVE_ENDPOINTS and not getattr(view, "passive", False):
+    if not getattr(view, "passive", False):
         session[SEEN_AT] = int(time.time())
     if request.blueprint in SANDBOX_BLUEPRINTS and not current_app.config["SANDBOX_MODE"]:
         abort(404)
@@ -224,7 +234,7 @@ def start_session() -> None:
 
 def end_session(reason: str) -> None:
     """End a session that ran out, and note it in the audit trail."""
-    from services import audit
+    from services.people import audit
 
     user = current_user._get_current_object()
     if isinstance(user, User):
@@ -243,8 +253,6 @@ def sign_in_required(reason: str | None = None):
     if wants_json():
         return jsonify(signedIn=False, login=url_for("auth.login")), 401
     if request.method == "POST" and form_pages.renderer_for(request.endpoint):
-        from views.auth import render_login
-
         return render_login(reason=reason or "expired", resume=request.path,
                             carried=form_pages.carried_values(request.form)), 401
     if request.method in ("GET", "HEAD"):
@@ -260,16 +268,6 @@ def wants_json() -> bool:
 
 def _here() -> str:
     return request.full_path if request.query_string else request.path
-
-
-def safe_next(target: str | None) -> str | None:
-    """Return ``target`` if it is a path on this site (never another host), else None."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(ch in target for ch in "\r\n\t\\"):
-        return None
-    return target
 
 
 def home_url(user: User) -> str:

@@ -10,18 +10,15 @@ import re
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -31,8 +28,10 @@ from config import SECRET_SETTINGS
 from extensions import db
 from forms.people_forms import AuditFilterForm, UserForm
 from models.users import User
-from services import audit, people
+from services.people import accounts, audit
 from views import form_pages
+from views.access import acting_person
+from views.csv_export import csv_download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -75,9 +74,9 @@ def new_user():
             form.password.errors.append(_("Give the user a first password (they can change it on their profile)."))
         else:
             try:
-                user = people.create_user(form.username.data, form.roles.data, form.password.data,
-                                          form.store_specs(), form.display_name.data)
-            except people.PeopleError as exc:
+                user = accounts.create_user(form.username.data, form.roles.data, form.password.data,
+                                            form.store_specs(), form.display_name.data, actor=acting_person())
+            except accounts.PeopleError as exc:
                 db.session.rollback()
                 problem = str(exc)
             else:
@@ -100,13 +99,13 @@ def edit_user(user_id: int):
         form.username.data = user.username  # the username cannot be changed
         if form.validate():
             try:
-                changes = people.update_user(user, roles=form.roles.data, stores=form.store_specs(),
+                changes = accounts.update_user(user, roles=form.roles.data, stores=form.store_specs(),
                                              display_name=form.display_name.data, disabled=form.disabled.data,
-                                             acting=current_user)
+                                               actor=acting_person())
                 if form.password.data:
-                    people.set_password(user, form.password.data)
+                    accounts.set_password(user, form.password.data, actor=acting_person())
                     changes.append(_("new password"))
-            except people.PeopleError as exc:
+            except accounts.PeopleError as exc:
                 db.session.rollback()
                 problem = str(exc)
             else:
@@ -164,19 +163,8 @@ def audit_trail():
 def audit_csv():
     """The filtered audit trail as CSV (streamed; cells that could run as formulas are defused)."""
     _form, filters = _audit_filter()
-
-    @stream_with_context  # the query runs while the rows stream, inside this request's context
-    def rows():
-        result = db.session.scalars(filters.statement().execution_options(yield_per=500))
-        try:
-            yield from audit.csv_lines(result)
-        finally:
-            result.close()  # a download cut short must not leave a server-side cursor open
-
-    return Response(
-        rows(), mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
-    )
+    return csv_download("audit-trail.csv", audit.CSV_COLUMNS, lambda: audit.csv_rows(
+        db.session.scalars(filters.statement().execution_options(yield_per=500))))
 
 
 # -- settings --------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from flask_babel import ngettext
 from extensions import db
 from forms.decision_form import DecisionForm
 from models import TrackedRequest, utcnow
-from services import approvals
-from services.outcome import outcome_of
-from services.refresh import refresh
+from services.lifecycle import decisions
+from services.lifecycle.refresh import refresh
+from services.lifecycle.wording import outcome_of
 from views import form_pages
+from views.access import acting_person
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 
@@ -22,7 +23,7 @@ bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 @bp.get("")
 def index():
     """List requests waiting in AdminTask, newest first, read from the gateway."""
-    page = approvals.pending_page(request.args.get("page", 1, type=int))
+    page = decisions.pending_page(request.args.get("page", 1, type=int), actor=acting_person())
     now = utcnow()
     ages = {r.id: age_text(now - (r.start_time or r.created_at)) for r in page.records}
     return render_template("approvals/index.html", page=page, ages=ages)
@@ -48,7 +49,8 @@ def _decision_page(record: TrackedRequest, form: DecisionForm, status: int = 200
     return render_template(
         "approvals/decide.html", record=record, form=form, problem=problem,
         # When it cannot be decided at all (its state, an earlier claim) no form is shown.
-        blocked=approvals.why_not_decidable(record), outcome=outcome_of(record.state, record.details),
+        blocked=decisions.why_not_decidable(record, actor=acting_person()),
+        outcome=outcome_of(record.state, record.details),
     ), status
 
 
@@ -66,7 +68,7 @@ def review(pk: int):
     record = _record(pk)
     refresh(record)  # decide on the current state, not on what the console showed minutes ago
     form = DecisionForm(formdata=None, decision=request.args.get("decision")
-                        if request.args.get("decision") in approvals.DECISIONS else None)
+                        if request.args.get("decision") in decisions.DECISIONS else None)
     return _decision_page(record, form)
 
 
@@ -81,9 +83,10 @@ def decide(pk: int):
     if not form.validate():
         return _decision_page(record, form, 422)
     if step == "confirm":
-        result = approvals.decide(record, form.decision.data, form.message.data)
+        result = decisions.decide(record, form.decision.data, form.message.data, actor=acting_person())
     else:
-        result = approvals.check_decision(record, form.decision.data, form.message.data)
+        result = decisions.check_decision(record, form.decision.data, form.message.data,
+                                             actor=acting_person())
         if result is None:
             return render_template("approvals/confirm.html", record=record, form=form)
     if result.status == "refused":

@@ -16,13 +16,11 @@ from flask import (
     g,
     jsonify,
     redirect,
-    render_template,
     request,
     session,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.datastructures import MultiDict
@@ -30,22 +28,14 @@ from werkzeug.datastructures import MultiDict
 from extensions import db, limiter
 from forms.people_forms import LoginForm
 from models.users import User
-from services import audit, people
+from services.people import accounts, audit
 from views import access, form_pages
+from views.login_page import CARRY_PREFIX, render_login, safe_next
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
-REASONS = {
-    "idle": _l("You were signed out because there was no activity for a while. Sign in again to continue."),
-    "too_long": _l("Your session reached its maximum length. Sign in again to continue."),
-    "signed_out": _l("You have signed out."),
-    "expired": _l("Your session ended. Sign in again to continue."),
-    "form_expired": _l("This form expired because the page was open too long. Sign in again."),
-}
-_LOGIN_FIELDS = ("username", "password", "csrf_token", "resume")
-_CARRY_PREFIX = "carry-"
 
 
 def _account_key() -> str:
@@ -69,17 +59,17 @@ def login():
         if current_user.is_authenticated:
             expired = access.session_expired()
             if not expired:
-                return redirect(access.safe_next(request.args.get("next")) or access.home_url(current_user))
+                return redirect(safe_next(request.args.get("next")) or access.home_url(current_user))
             access.end_session(expired)  # e.g. session.js came here when the idle time ran out
         return render_login(reason=request.args.get("reason"), next_url=request.args.get("next"))
     form = LoginForm()
     resume = request.form.get("resume") or None
-    carried = [(name[len(_CARRY_PREFIX):], value) for name, value in request.form.items(multi=True)
-               if name.startswith(_CARRY_PREFIX)]
+    carried = [(name[len(CARRY_PREFIX):], value) for name, value in request.form.items(multi=True)
+               if name.startswith(CARRY_PREFIX)]
     if not form.validate():
         return render_login(form=form, resume=resume, carried=carried,
                             next_url=request.args.get("next")), 422
-    user, reason = people.authenticate(form.username.data, form.password.data)
+    user, reason = accounts.authenticate(form.username.data, form.password.data)
     if user is None:
         g.sign_in_failed = True
         known = reason != "unknown user"
@@ -108,24 +98,7 @@ def _start_session(user: User, resume: str | None, carried: list[tuple[str, str]
     if found is not None and access.allowed(user, found[0]):
         _endpoint, renderer, args = found
         return renderer(MultiDict(carried), form_pages.RESUMED, args)
-    return redirect(access.safe_next(request.args.get("next")) or access.home_url(user), 303)
-
-
-def render_login(*, form: LoginForm | None = None, reason: str | None = None, error: str | None = None,
-                 resume: str | None = None, carried=(), next_url: str | None = None) -> str:
-    """Render the sign-in page (also used by the gate when a form post arrives signed out)."""
-    if form is None:
-        form = LoginForm(formdata=None)
-    if resume and form_pages.resolve(resume) is None:
-        resume, carried = None, ()
-    demo_users = people.DEMO_USERS if current_app.config["SANDBOX_MODE"] else ()
-    notice = REASONS.get(reason or "")
-    return render_template(
-        "auth/login.html", form=form, notice=str(notice) if notice is not None else None, error=error,
-        resume=resume,
-        carried=[(_CARRY_PREFIX + name, value) for name, value in carried],
-        next_url=access.safe_next(next_url), demo_users=demo_users,
-    )
+    return redirect(safe_next(request.args.get("next")) or access.home_url(user), 303)
 
 
 @form_pages.register("auth.login")
@@ -133,8 +106,8 @@ def _login_again(formdata: MultiDict, notice: str, args: dict):
     # The sign-in page itself expired (CSRF): show it again with the username kept.
     form = LoginForm(formdata=MultiDict({"username": formdata.get("username", "")}))
     return render_login(form=form, reason="form_expired", resume=formdata.get("resume"),
-                        carried=[(n[len(_CARRY_PREFIX):], v) for n, v in formdata.items(multi=True)
-                                 if n.startswith(_CARRY_PREFIX)])
+                        carried=[(n[len(CARRY_PREFIX):], v) for n, v in formdata.items(multi=True)
+                                 if n.startswith(CARRY_PREFIX)])
 
 
 @bp.post("/logout")

@@ -5,7 +5,6 @@ Agents and administrators only (views/access.py, ``BLUEPRINT_ROLES["bulk"]``).
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import (
@@ -17,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -29,9 +27,10 @@ import jobs
 from extensions import db
 from forms.bulk_form import BulkUploadForm
 from models.batches import DUPLICATE, INTERRUPTED, INVALID, PENDING, REVIEW, ROW_DONE, ROW_SENDING, Batch
-from services import bulk
-from services.bulk_csv import COLUMNS, MAX_BYTES, BadFile
-from views.access import passive
+from services.bulk import batches
+from services.bulk.csv_reader import COLUMNS, MAX_BYTES, BadFile
+from views.access import acting_person, passive
+from views.csv_export import csv_download
 
 bp = Blueprint("bulk", __name__, url_prefix="/bulk")
 
@@ -39,7 +38,6 @@ PAGE_SIZE = 100
 BATCHES_SHOWN = 20
 SENT_STATUSES = (PENDING, ROW_SENDING, ROW_DONE, INTERRUPTED)
 # A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @bp.get("")
@@ -58,10 +56,9 @@ def upload():
     stream = upload_file.stream
     size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
-    user_id, user_name = _uploader()
     try:
-        batch = bulk.create_batch(stream, upload_file.filename or "upload.csv", size=size,
-                                  created_by_id=user_id, created_by_name=user_name)
+        batch = batches.create_batch(stream, upload_file.filename or "upload.csv", size=size,
+                                       uploader=acting_person())
     except BadFile as exc:
         form.file.errors = [str(exc)]
         return _index(form), 422
@@ -91,8 +88,8 @@ def show(batch_id: int):
     if batch.state == REVIEW:
         return _review(batch)
     pages = {"page": _page("page")}
-    rows, total = bulk.rows_page(batch.id, SENT_STATUSES, pages["page"], PAGE_SIZE)
-    return render_template("bulk/progress.html", batch=batch, progress=bulk.progress(batch), rows=rows,
+    rows, total = batches.rows_page(batch.id, SENT_STATUSES, pages["page"], PAGE_SIZE)
+    return render_template("bulk/progress.html", batch=batch, progress=batches.progress(batch), rows=rows,
                            rows_total=total, pages=pages, page_size=PAGE_SIZE)
 
 
@@ -100,7 +97,7 @@ def show(batch_id: int):
 def confirm(batch_id: int):
     """Send the file's valid rows: queue the job (once, however often this is posted)."""
     batch = _batch(batch_id)  # (CSRFProtect has checked the form's token before this runs)
-    if bulk.confirm(batch):
+    if batches.confirm(batch, actor=acting_person()):
         try:
             jobs.enqueue(jobs.tasks.BULK_RUN, batch_id=batch.id)
         except Exception:  # the batch stays queued: a worker picks it up when the queue is back
@@ -112,7 +109,7 @@ def confirm(batch_id: int):
 def discard(batch_id: int):
     """Throw away a checked file that was not confirmed (its rows are deleted)."""
     batch = _batch(batch_id)
-    if not bulk.discard(batch):
+    if not batches.discard(batch):
         return redirect(url_for("bulk.show", batch_id=batch.id), 303)
     return redirect(url_for("bulk.index", discarded=batch_id), 303)
 
@@ -122,7 +119,7 @@ def discard(batch_id: int):
 def progress_json(batch_id: int):
     """The progress as JSON (numbers and the page's words), polled by static/js/bulk.js."""
     batch = _batch(batch_id)
-    found = bulk.progress(batch)
+    found = batches.progress(batch)
     return jsonify({**found.as_json(), "summary": progress_summary(found), "rate": rate_words(found),
                     "timeLeft": time_left_words(found)})
 
@@ -142,7 +139,7 @@ def batch_state_words(state: str) -> str:
     return str(BATCH_STATE_WORDS.get(state, state))
 
 
-def progress_summary(found: bulk.Progress) -> str:
+def progress_summary(found: batches.Progress) -> str:
     """One sentence on where the batch stands (the page's live status region)."""
     if found.state == "queued" and not found.finished:
         return ngettext("Queued: waiting for a worker to start sending %(num)d row.",
@@ -160,7 +157,7 @@ def progress_summary(found: bulk.Progress) -> str:
     return f"{where} {outcomes}"
 
 
-def rate_words(found: bulk.Progress) -> str:
+def rate_words(found: batches.Progress) -> str:
     """The recent sending rate against the configured limit."""
     limit = current_app.config["CAP_BULK_RATE_PER_MINUTE"]
     if not found.per_minute:
@@ -168,7 +165,7 @@ def rate_words(found: bulk.Progress) -> str:
     return _("%(rate)s a minute (limit %(limit)s a minute)", rate=f"{found.per_minute:.0f}", limit=limit)
 
 
-def time_left_words(found: bulk.Progress) -> str:
+def time_left_words(found: batches.Progress) -> str:
     """Roughly how long until every row is sent."""
     if not found.remaining:
         return _("None")
@@ -192,28 +189,15 @@ def results(batch_id: int):
     """Download every line's outcome: line, requestId, state, error (streamed)."""
     batch = _batch(batch_id)
 
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(bulk.RESULT_COLUMNS)
-        for record in bulk.result_records(batch.id):
-            writer.writerow([_safe_cell(value) for value in record])
-            if buffer.tell() > 32 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    filename = f"bulk-{batch.id}-results.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return csv_download(f"bulk-{batch.id}-results.csv", batches.RESULT_COLUMNS,
+                        lambda: batches.result_records(batch.id))
 
 
 def _review(batch: Batch):
     pages = {name: _page(name) for name in ("valid_page", "error_page", "duplicate_page")}
-    valid, valid_total = bulk.rows_page(batch.id, (PENDING,), pages["valid_page"], PAGE_SIZE)
-    invalid, invalid_total = bulk.rows_page(batch.id, (INVALID,), pages["error_page"], PAGE_SIZE)
-    duplicates, duplicate_total = bulk.rows_page(batch.id, (DUPLICATE,), pages["duplicate_page"], PAGE_SIZE)
+    valid, valid_total = batches.rows_page(batch.id, (PENDING,), pages["valid_page"], PAGE_SIZE)
+    invalid, invalid_total = batches.rows_page(batch.id, (INVALID,), pages["error_page"], PAGE_SIZE)
+    duplicates, duplicate_total = batches.rows_page(batch.id, (DUPLICATE,), pages["duplicate_page"], PAGE_SIZE)
     return render_template(
         "bulk/review.html", batch=batch, page_size=PAGE_SIZE, pages=pages,
         valid=valid, valid_total=valid_total, invalid=invalid, invalid_total=invalid_total,
@@ -234,16 +218,3 @@ def _batch(batch_id: int) -> Batch:
 
 def _page(name: str) -> int:
     return max(request.args.get(name, 1, type=int), 1)
-
-
-def _uploader() -> tuple[int | None, str | None]:
-    """The signed-in person's id and name (None before sign-in exists)."""
-    from services import actor, identity
-
-    user = identity.current_actor()
-    return (user.id if user is not None else None), actor.current_actor()
-
-
-def _safe_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text

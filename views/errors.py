@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from extensions import db, login_manager
+from services.lifecycle.submission import OutcomeNotRecorded
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SQLAlchemyError, _database_error)
+    app.register_error_handler(OutcomeNotRecorded, _outcome_not_recorded)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -72,18 +74,26 @@ def _http_error(error: HTTPException):
     return _page(error.code or 500, str(_TITLES.get(error.code, error.name)), message)
 
 
-def _database_error(error: SQLAlchemyError):
+def _render_as_nobody() -> None:
+    # Loading (or refreshing) the signed-in user needs the very database that just failed, and
+    # the page would fail again into a bare 500.
     db.session.rollback()
-    log.exception("database error")
-    # Render as nobody: loading (or refreshing) the signed-in user needs the very database that
-    # just failed, and the page would fail again into a bare 500.
     g._login_user = login_manager.anonymous_user()
-    if g.get("sent_to_gateway"):
-        # The record was stored (state `sending`) before the call; only the answer is missing.
-        return _page(503, _("The app's database is not available"),
-                     _("Your request was sent to Capillary, but the app could not record the answer. "
-                       "It is kept in the history as 'Sending' and will be checked against Capillary; "
-                       "do not submit it again."))
+
+
+def _outcome_not_recorded(error: OutcomeNotRecorded):
+    log.error("database error after sending request %s", error.record_id, exc_info=error.__cause__)
+    _render_as_nobody()
+    # The record was stored (state `sending`) before the call; only the answer is missing.
+    return _page(503, _("The app's database is not available"),
+                 _("Your request was sent to Capillary, but the app could not record the answer. "
+                   "It is kept in the history as 'Sending' and will be checked against Capillary; "
+                   "do not submit it again."))
+
+
+def _database_error(error: SQLAlchemyError):
+    log.exception("database error")
+    _render_as_nobody()
     return _page(503, _("The app's database is not available"),
                  _("Nothing was sent to Capillary. Try again in a minute; if it keeps happening, "
                    "tell your administrator."))

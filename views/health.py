@@ -36,7 +36,7 @@ def readyz():
 
 
 def _database() -> str:
-    from services import schema
+    import schema
 
     try:
         db.session.execute(text("SELECT 1"))

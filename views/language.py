@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 
 from config import LANGUAGES
 from i18n import LANGUAGE_COOKIE
-from views import access
+from views.login_page import safe_next
 
 bp = Blueprint("language", __name__)
 
@@ -20,7 +20,7 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.post("/language")
 def choose():
     """Switch to the posted language (unknown ones are ignored) and go back to the same page."""
-    back = access.safe_next(request.form.get("next")) or url_for("auth.login")
+    back = safe_next(request.form.get("next")) or url_for("auth.login")
     response = redirect(back, 303)
     language = request.form.get("language", "")
     if language in LANGUAGES:

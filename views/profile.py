@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from extensions import db
 from forms.people_forms import PasswordChangeForm, TokenForm
-from services import audit, identity, people
+from services.people import accounts, audit, identity
 from views import access, form_pages
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -48,7 +48,7 @@ def set_token():
             form.token.errors.append(str(exc))
         else:
             expires = current_user.ui_token_expires_at
-            audit.record("token.set", target=f"user {current_user.username}",
+            audit.record("token.set", actor=access.acting_person(), target=f"user {current_user.username}",
                          detail=f"expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "no expiry in the token")
             db.session.commit()
             flash(_("Your Capillary token is saved. Requests you submit or decide now use it."), "good")
@@ -61,7 +61,7 @@ def clear_token():
     """Forget the person's own token."""
     if current_user.has_own_token:
         identity.clear_user_token(current_user)
-        audit.record("token.cleared", target=f"user {current_user.username}")
+        audit.record("token.cleared", actor=access.acting_person(), target=f"user {current_user.username}")
         db.session.commit()
         flash(_("Your Capillary token is removed. The app's shared token is used for your requests."), "good")
     return redirect(url_for("profile.index"), 303)
@@ -76,8 +76,8 @@ def change_password():
             form.current.errors.append(_("That is not your current password."))
         else:
             try:
-                people.set_password(current_user, form.new.data, own=True)
-            except people.PeopleError as exc:
+                accounts.set_password(current_user, form.new.data, own=True, actor=access.acting_person())
+            except accounts.PeopleError as exc:
                 form.new.errors.append(str(exc))
             else:
                 db.session.commit()

@@ -5,24 +5,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from gateway import errors
 from i18n import format_datetime
-from services.states import describe
-
-_ADVICE = {cls.kind: cls.advice for cls in (
-    errors.GatewayError, errors.GatewayUnreachable, errors.GatewayTimeout, errors.GatewayConnectionLost,
-    errors.GatewayRejected, errors.TokenRejected, errors.AccessDenied, errors.NotFound, errors.RateLimited,
-    errors.GatewayServerError, errors.GatewayUnavailable, errors.UnreadableResponse,
-)}
+from services.lifecycle.wording import advice_for, describe
 
 # How a gateway validation flag (true / false / missing) is shown.
 _CHECK_WORDS = {True: _l("Passed"), False: _l("Failed")}
 _NOT_REPORTED = _l("Not reported")
-
-
-def advice_for(kind: str | None) -> str:
-    """Return what a person should do after a gateway failure of this kind."""
-    return str(_ADVICE.get(kind or "", errors.GatewayError.advice))
 
 
 def check_text(value) -> str:

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from forms.trainer_forms import FaultForm, SandboxSettingsForm, SeedForm
-from services.gateway_setup import sandbox_state
+from gateway_setup import sandbox_state
 
 bp = Blueprint("trainer", __name__, url_prefix="/sandbox")
 

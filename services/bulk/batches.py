@@ -1,8 +1,8 @@
 """Bulk CSV submissions: store an upload as rows, confirm it, and report progress and results.
 
-An upload is checked row by row (:mod:`services.bulk_csv`) and stored as a :class:`Batch`
+An upload is checked row by row (:mod:`services.bulk.csv_reader`) and stored as a :class:`Batch`
 with one :class:`BatchRow` per line; the file itself is not kept. Nothing is sent until a
-person confirms; the job that sends is :mod:`services.bulk_runner`.
+person confirms; the job that sends is :mod:`services.bulk.runner`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from sqlalchemy.orm import aliased
 
 from extensions import db
-from models import TrackedRequest, utcnow
+from models import TrackedRequest, User, utcnow
 from models.batches import (
     DUPLICATE,
     INTERRUPTED,
@@ -33,7 +33,7 @@ from models.batches import (
     Batch,
     BatchRow,
 )
-from services.bulk_csv import MAX_BYTES, BadFile, Rules, read_rows
+from services.bulk.csv_reader import MAX_BYTES, BadFile, Rules, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,7 @@ INSERT_CHUNK = 500
 CREATED_STATES = ("AdminTask", "approved", "rejected", "failed")
 
 
-def create_batch(stream: BinaryIO, filename: str, *, size: int, created_by_id: int | None = None,
-                 created_by_name: str | None = None) -> Batch:
+def create_batch(stream: BinaryIO, filename: str, *, size: int, uploader: User | None) -> Batch:
     """Check the uploaded CSV and store it as a batch awaiting review; return the batch.
 
     :param size: the upload's size in bytes (checked against the 5 MB limit first).
@@ -56,7 +55,8 @@ def create_batch(stream: BinaryIO, filename: str, *, size: int, created_by_id: i
     config = current_app.config
     notices: list[str] = []
     batch = Batch(filename=(filename or "upload.csv")[:255], state=REVIEW,
-                  created_by_id=created_by_id, created_by_name=created_by_name)
+                  created_by_id=uploader.id if uploader is not None else None,
+                  created_by_name=uploader.name if uploader is not None else None)
     db.session.add(batch)
     db.session.flush()
     try:
@@ -122,9 +122,9 @@ def _mark_duplicates(batch_id: int) -> int:
                              .where(BatchRow.batch_id == batch_id, BatchRow.status == DUPLICATE)) or 0
 
 
-def confirm(batch: Batch) -> bool:
-    """Move a batch from review to queued (once, audited); return whether this call did it."""
-    from services import audit
+def confirm(batch: Batch, *, actor: User | None) -> bool:
+    """Move a batch from review to queued (once, audited as ``actor``); return whether this call did it."""
+    from services.people import audit
 
     now = utcnow()
     moved = db.session.execute(
@@ -132,7 +132,7 @@ def confirm(batch: Batch) -> bool:
         .values(state=QUEUED, confirmed_at=now)
     ).rowcount
     if moved:
-        audit.record("bulk.confirmed", target=f"bulk file {batch.id}",
+        audit.record("bulk.confirmed", actor=actor, target=f"bulk file {batch.id}",
                      detail=f"{batch.valid_rows} request(s) from {batch.filename}"[:500])
     db.session.commit()
     db.session.refresh(batch)

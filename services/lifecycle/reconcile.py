@@ -25,15 +25,15 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, select
 
+import gateway_setup
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import REQUEST_TYPE
 from gateway.types import RequestInfo
 from models import NOT_CREATED, SENDING, UNKNOWN, Decision, ReconcileCandidate, StatusEvent, TrackedRequest, utcnow
-from services import gateway_setup
-from services.imports import IMPORTED, task_values
-from services.tracking import parse_gateway_time
-from services.updates import apply_update, note_for
+from services.lifecycle.adoption import IMPORTED, task_values
+from services.lifecycle.updates import apply_update, note_for, parse_gateway_time
+from services.people import identity
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def search(key: tuple[str, str, str]) -> list[RequestInfo]:
         },
         page_size=min(current_app.config["CAP_SYNC_PAGE_SIZE"], 100),
         max_pages=MAX_PAGES,
-        token=gateway_setup.maker_token(),
+        token=identity.maker_token(None),  # one search serves several records
     )
     return items
 
@@ -247,7 +247,7 @@ def choose(record: TrackedRequest, request_id: str) -> str:
         raise ValueError(_("This request no longer needs matching."))
     if request_id not in {c.request_id for c in candidates_for(record)}:
         raise ValueError(_("That request is not one of the matches found for this one."))
-    info = gateway_setup.gateway_client().get_request(request_id, gateway_setup.maker_token())
+    info = gateway_setup.gateway_client().get_request(request_id, identity.reading_token(record.submitter))
     if not match_items(record, [info]):
         raise ValueError(_("That request no longer matches this one (or another record holds it)."))
     adopt(record, info, "Chosen by a person among the matches in Capillary's request list.")  # a note: English

@@ -11,7 +11,8 @@ decision, reconciliation) goes through :func:`apply_update`, so they agree on th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
@@ -23,9 +24,37 @@ from gateway.types import TERMINAL_STATES, RequestInfo
 from i18n import N_
 from models import Decision, TrackedRequest, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
-from services.outcome import outcome_of
-from services.states import describe
-from services.tracking import apply_info
+from services.lifecycle.wording import describe, outcome_of
+
+
+def parse_gateway_time(value: str | None) -> datetime | None:
+    """Read a gateway time (no zone, in ``CAP_GATEWAY_TIMEZONE``) as naive UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(current_app.config.get("CAP_GATEWAY_TIMEZONE", "UTC")))
+    return parsed.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def apply_info(record: TrackedRequest, info: RequestInfo, note: str) -> bool:
+    """Copy the gateway's view onto ``record``; return whether the state changed."""
+    record.request_id = info.requestId
+    if info.userId is not None:
+        record.maker_user_id = info.userId
+    if info.userName:
+        record.maker_user_name = info.userName[:255]
+    record.request_type = info.requestType or record.request_type
+    record.start_time = parse_gateway_time(info.startTime) or record.start_time
+    record.end_time = parse_gateway_time(info.endTime)
+    # Capillary echoes the task with its inner Authorization header: never store that.
+    record.details = mask_secrets(info.details)
+    record.error_kind = record.error_message = None
+    record.updated_at = utcnow()
+    return record.record_state(info.state, note)
 
 
 def note_for(info: RequestInfo) -> str:
@@ -113,15 +142,3 @@ def settle_decisions(record: TrackedRequest) -> None:
         with force_locale("en"):  # an English record, whatever the page's language
             state_words = describe(record.state).badge.lower()
         open_decision.error_message = f"Capillary shows the request as {state_words}, decided by someone else."
-
-
-def sent_decision(record: TrackedRequest) -> Decision | None:
-    """Return the decision on ``record`` that this app sent or is sending, if any."""
-    if record.request_id is None:
-        return None
-    return db.session.scalar(
-        select(Decision)
-        .where(Decision.request_id == record.request_id, Decision.status != DECISION_FAILED)
-        .order_by(Decision.id.desc())
-    )
-

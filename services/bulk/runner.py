@@ -11,10 +11,10 @@ Safety comes from the database, so any number of app processes and workers may r
   line (unique, as is ``(batch_id, batch_line)``). Only then is the gateway called.
 - **An interrupted row is never re-sent.** A row left in ``sending`` by a dead worker may or
   may not exist in Capillary; the next runner marks it ``interrupted`` and its request
-  ``unknown``, for reconciliation against Capillary's request list (services/reconcile.py).
+  ``unknown``, for reconciliation against Capillary's request list (services/lifecycle/reconcile.py).
 
 Concurrency is bounded by ``CAP_BULK_CONCURRENCY``; every call waits for a permit from the
-shared :mod:`services.throttle` (``CAP_BULK_RATE_PER_MINUTE``), and a 429 pauses everyone.
+shared :mod:`services.bulk.throttle` (``CAP_BULK_RATE_PER_MINUTE``), and a 429 pauses everyone.
 """
 
 from __future__ import annotations
@@ -35,16 +35,15 @@ from flask import Flask, current_app
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+import gateway_setup
 from extensions import db
 from gateway.errors import GatewayError, RateLimited
 from gateway.payload import StatusChange
 from gateway.types import RequestInfo
-from models import FAILED_TO_SUBMIT, SENDING, UNKNOWN, StatusEvent, TrackedRequest, utcnow
+from models import SENDING, UNKNOWN, StatusEvent, TrackedRequest, utcnow
 from models.batches import DONE, INTERRUPTED, PENDING, QUEUED, ROW_DONE, ROW_SENDING, RUNNING, Batch, BatchRow
-from services import gateway_setup
-from services.submission import build_for_sending, new_record
-from services.throttle import app_throttle
-from services.tracking import apply_info
+from services.bulk.throttle import app_throttle
+from services.lifecycle.submission import build_for_sending, new_record, record_created, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +172,6 @@ def unclaim(batch_id: int, rows: list[Claimed]) -> None:
     db.session.commit()
 
 
-def claim_next_row(batch_id: int) -> Claimed | None:
-    """Atomically take the batch's next pending row and store its request; None when none is left."""
-    uploader_id, uploader_name = db.session.execute(
-        select(Batch.created_by_id, Batch.created_by_name).where(Batch.id == batch_id)).one()
-    claimed = claim_rows(batch_id, 1, uploader_id, uploader_name)
-    return claimed[0] if claimed else None
-
-
 def claim_rows(batch_id: int, limit: int, uploader_id: int | None, uploader_name: str | None) -> list[Claimed]:
     """Atomically take up to ``limit`` pending rows (lowest lines first) and store their requests.
 
@@ -272,11 +263,10 @@ def _send_one(app: Flask, claimed: Claimed, token_user: int | None, slots: threa
             free_slot()
             record = db.session.get(TrackedRequest, claimed.record_pk)
             if isinstance(outcome, GatewayError):
-                _record_failure(record, outcome, user)
+                record_failure(record, outcome)
             else:
-                apply_info(record, outcome,
-                           f"Created in Capillary (bulk file #{record.batch_id}, line {claimed.line}).")
-                record.last_polled_at = utcnow()  # the create answer is a fresh check
+                record_created(record, outcome,
+                               f"Created in Capillary (bulk file #{record.batch_id}, line {claimed.line}).")
             db.session.execute(update(BatchRow).where(BatchRow.id == claimed.row_id)
                                .values(status=ROW_DONE, finished_at=utcnow()))
             db.session.commit()
@@ -292,12 +282,12 @@ def _call_gateway(claimed: Claimed, user, halted: Callable[[], bool]) -> Request
 
     :returns: the gateway's view of the new request, or the error that ended the tries.
     """
-    from services import identity
+    from services.people import identity
 
     throttle = app_throttle()
     for attempt in range(1, RATE_LIMITED_TRIES + 1):
         try:
-            token = identity.token_for(identity.MAKER, user)
+            token = identity.maker_token(user)
             return gateway_setup.gateway_client().create_request(claimed.payload, token)
         except RateLimited as exc:
             if attempt < RATE_LIMITED_TRIES and not halted():
@@ -308,15 +298,6 @@ def _call_gateway(claimed: Claimed, user, halted: Callable[[], bool]) -> Request
         except GatewayError as exc:
             return exc
     raise AssertionError("unreachable: the last try returns")  # pragma: no cover
-
-
-def _record_failure(record: TrackedRequest, exc: GatewayError, user) -> None:
-    from services import identity
-
-    record.error_kind = exc.kind
-    record.error_message = exc.message
-    record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)
-    identity.note_gateway_error(exc, user)
 
 
 def _user(user_id: int | None):

@@ -20,8 +20,8 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from extensions import db
 from i18n import local_day_start
-from models import TrackedRequest
-from services import identity, store_scope
+from models import TrackedRequest, User
+from services.people import permissions
 
 PAGE_SIZE = 25
 COUNT_LIMIT = 1_000
@@ -87,8 +87,11 @@ class Page:
     count_capped: bool  # True: at least ``count`` rows match
 
 
-def filtered(filters: Filters) -> Select:
-    """Return ``SELECT tracked_requests WHERE <filters>`` (no order, no limit)."""
+def filtered(filters: Filters, viewer: User | None) -> Select:
+    """Return ``SELECT tracked_requests WHERE <filters>`` as ``viewer`` may see it (no order, no limit).
+
+    ``viewer`` None sees everything (the command line, tests).
+    """
     model = TrackedRequest
     conditions = []
     for column, value in ((model.state, filters.state), (model.store_id, filters.store),
@@ -108,8 +111,7 @@ def filtered(filters: Filters) -> Select:
         conditions.append(model.created_at < local_day_start(filters.date_to + timedelta(days=1)))
     stmt = select(model).where(*conditions)
     # Store scope: a maker sees only their own stores' requests (page, count and CSV alike).
-    person = identity.current_actor()
-    return store_scope.visible(stmt, person) if person is not None else stmt
+    return permissions.visible(stmt, viewer) if viewer is not None else stmt
 
 
 def _sort_columns(sort: str):
@@ -129,11 +131,11 @@ def _after(column, descending: bool, cursor: Cursor):
     return and_(column >= cursor.value, or_(column > cursor.value, ident > cursor.id))
 
 
-def page(filters: Filters, *, after: str | None = None, before: str | None = None,
+def page(filters: Filters, *, viewer: User | None, after: str | None = None, before: str | None = None,
          size: int = PAGE_SIZE) -> Page:
     """Return the page after cursor ``after`` (or before ``before``, or the first page)."""
     column, descending = _sort_columns(filters.sort)
-    query = filtered(filters)
+    query = filtered(filters, viewer)
     backwards = False
     cursor = Cursor.decode(after)
     if cursor is not None:
@@ -150,7 +152,7 @@ def page(filters: Filters, *, after: str | None = None, before: str | None = Non
         rows.reverse()
     has_next = more if not backwards else True
     has_prev = (cursor is not None) if not backwards else more
-    count, capped = count_matching(filters)
+    count, capped = count_matching(filters, viewer)
 
     def token(record: TrackedRequest) -> str:
         return Cursor(getattr(record, column.key), record.id).encode()
@@ -164,20 +166,20 @@ def page(filters: Filters, *, after: str | None = None, before: str | None = Non
     )
 
 
-def count_matching(filters: Filters, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
+def count_matching(filters: Filters, viewer: User | None, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
     """Count matching rows up to ``limit``; return ``(count, capped)``."""
-    limited = filtered(filters).with_only_columns(TrackedRequest.id).limit(limit + 1).subquery()
+    limited = filtered(filters, viewer).with_only_columns(TrackedRequest.id).limit(limit + 1).subquery()
     found = db.session.scalar(select(func.count()).select_from(limited)) or 0
     return min(found, limit), found > limit
 
 
-def iter_matching(filters: Filters, chunk: int = EXPORT_CHUNK) -> Iterator[TrackedRequest]:
+def iter_matching(filters: Filters, viewer: User | None, chunk: int = EXPORT_CHUNK) -> Iterator[TrackedRequest]:
     """Yield every matching record in the sort order, fetched ``chunk`` rows at a time by keyset."""
     column, descending = _sort_columns(filters.sort)
     order = (column.desc(), TrackedRequest.id.desc()) if descending else (column.asc(), TrackedRequest.id.asc())
     cursor: Cursor | None = None
     while True:
-        query = filtered(filters)
+        query = filtered(filters, viewer)
         if cursor is not None:
             query = query.where(_after(column, descending, cursor))
         rows = list(db.session.scalars(query.order_by(*order).limit(chunk)))

@@ -1,8 +1,9 @@
-"""A decided request's outcome in plain words: the checker's decision and what Capillary did.
+"""A request's state and outcome in plain words: what each means and what a person can do.
 
-Reads ``details`` as the gateway reports it (capillary-api.md §2.3/§2.4): the decision in
-``AdminTask-Payload``, the downstream Update Customer Status call in ``IntouchAPITask_Output``
-(HTTP status, headers as lists, body with the v2 ``errors`` envelope).
+States are the app's own (sending, unknown, …) and Capillary's (AdminTask, approved, …). A
+decided request's outcome reads ``details`` as the gateway reports it (docs/CAPILLARY_API.md):
+the decision in ``AdminTask-Payload``, the downstream Update Customer Status call in
+``IntouchAPITask_Output`` (HTTP status, headers as lists, body with the v2 ``errors`` envelope).
 """
 
 from __future__ import annotations
@@ -11,6 +12,57 @@ from dataclasses import dataclass, replace
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+
+@dataclass(frozen=True)
+class StateText:
+    """How one state is shown: a short badge text, a sentence, and a badge tone."""
+
+    badge: str
+    meaning: str
+    tone: str  # neutral | waiting | good | bad | warn
+
+
+# The words are lazy (translated when shown); describe() hands out plain strings.
+STATES = {
+    "sending": StateText(_l("Sending"), _l("Stored in the app and being sent to Capillary."), "neutral"),
+    "failed_to_submit": StateText(
+        _l("Not submitted"), _l("Capillary did not create this request. Nothing will happen to the customer."), "bad"
+    ),
+    "unknown": StateText(
+        _l("Outcome unknown"),
+        _l("The request was sent but no clear answer came back: it may or may not exist in Capillary."),
+        "warn",
+    ),
+    "not_created": StateText(
+        _l("Not created in Capillary"),
+        _l("The request was never found in Capillary's request list, so it was not created. You can resend it."),
+        "bad",
+    ),
+    "AdminTask": StateText(_l("Waiting for approval"), _l("Waiting for a checker's approval in Capillary."), "waiting"),
+    "approved": StateText(
+        _l("Approved"), _l("A checker approved it and Capillary applied the status change."), "good"
+    ),
+    "rejected": StateText(
+        _l("Rejected"), _l("A checker rejected it. The customer's status was not changed."), "bad"
+    ),
+    "failed": StateText(
+        _l("Failed"), _l("Approved, but Capillary could not apply the change to the customer."), "bad"
+    ),
+}
+
+
+def describe(state: str) -> StateText:
+    """Return the plain-words description of ``state`` (unknown states shown as they are).
+
+    The words are plain strings in the current request's language (English outside a request).
+    """
+    known = STATES.get(state)
+    if known is None:
+        return StateText(state, _("Capillary reports the state '%(state)s'.", state=state), "neutral")
+    return replace(known, badge=str(known.badge), meaning=str(known.meaning))
+
+# -- outcomes ------------------------------------------------------------------------------------
 
 # Intouch error codes of the Update Customer Status API (§5), in words a store manager can act on.
 ERROR_WORDS = {
@@ -116,3 +168,38 @@ def _with_words(state: str, outcome: Outcome) -> Outcome:
     else:
         words = ""
     return replace(outcome, words=words)
+
+
+# -- gateway failures -----------------------------------------------------------------------------
+
+# What a person should do after a gateway failure, by the failure's kind (gateway/errors.py).
+ADVICE = {
+    "error": _l("Try again in a few minutes. If it keeps happening, contact your Capillary administrator."),
+    "unreachable": _l("Check the network or try again shortly; nothing was created in Capillary."),
+    "timeout": _l(
+        "The request may or may not exist in Capillary. Do not send it again yet: the app "
+        "checks Capillary's request list and will match it or offer a resend."
+    ),
+    "rejected": _l("Correct the request and submit it again."),
+    "token_rejected": _l("Your Capillary sign-in token is invalid or expired: renew it, then retry."),
+    "access_denied": _l("Ask Capillary's access team for the needed access (CanMakeRequest or CanCheckRequest)."),
+    "not_found": _l("Check the request ID and the CAP_GATEWAY_URL setting."),
+    "rate_limited": _l("Capillary is limiting requests: wait a minute, then retry."),
+    "server_error": _l(
+        "Capillary had a problem. The request may or may not exist: the app will check "
+        "Capillary's request list before offering a resend."
+    ),
+    "unavailable": _l("Capillary is temporarily unavailable; nothing was created. Try again in a few minutes."),
+    "unreadable": _l(
+        "The answer could not be read, so the request may or may not exist in Capillary. "
+        "The app will check Capillary's request list before offering a resend."
+    ),
+}
+
+
+ADVICE["connection_lost"] = ADVICE["timeout"]  # the answer was lost the same way
+
+
+def advice_for(kind: str | None) -> str:
+    """Return what a person should do after a gateway failure of ``kind`` (the request's language)."""
+    return str(ADVICE.get(kind or "", ADVICE["error"]))

@@ -17,13 +17,15 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import or_, update
 
+import gateway_setup
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.types import TERMINAL_STATES
 from models import FAILED_TO_SUBMIT, NOT_CREATED, TrackedRequest, utcnow
-from services import gateway_setup, reconcile
-from services.states import describe
-from services.updates import apply_update
+from services.lifecycle import reconcile
+from services.lifecycle.updates import apply_update
+from services.lifecycle.wording import describe
+from services.people import identity
 
 # States that never change again: Capillary's decided ones and the app's own dead ends.
 FINAL_STATES = TERMINAL_STATES | {FAILED_TO_SUBMIT, NOT_CREATED}
@@ -97,8 +99,10 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
                              message=found.message)
     before = record.state
     try:
-        info = gateway_setup.gateway_client().get_request(record.request_id, gateway_setup.maker_token())
+        token = identity.reading_token(record.submitter)
+        info = gateway_setup.gateway_client().get_request(record.request_id, token)
     except GatewayError as exc:
+        identity.note_gateway_error(exc, record.submitter)  # a 401 to the submitter's own token
         record.refresh_error = exc.message
         record.refresh_error_at = utcnow()
         _wait_as_told(record, exc)

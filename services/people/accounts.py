@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models import utcnow
 from models.users import ADMIN, AGENT, CHECKER, MAKER, ROLES, StoreAssignment, User
-from services import audit
+from services.people import audit
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
 PASSWORD_MIN = 12  # ASVS 2.1.1; no composition rules (2.1.9)
@@ -130,8 +130,11 @@ def find_user(username: str) -> User | None:
 
 
 def create_user(username: str, roles: Iterable[str], password: str, stores: Iterable[str] = (),
-                display_name: str = "", **audit_kwargs) -> User:
-    """Create a user; raise PeopleError when a rule is broken or the name is taken."""
+                display_name: str = "", *, actor: User | None, actor_name: str | None = None) -> User:
+    """Create a user; raise PeopleError when a rule is broken or the name is taken.
+
+    ``actor`` (or ``actor_name`` when nobody signed in acts) is recorded in the audit trail.
+    """
     name = normalise_username(username)
     if find_user(name) is not None:
         raise PeopleError(_("There is already a user called %(name)s.", name=name))
@@ -144,16 +147,16 @@ def create_user(username: str, roles: Iterable[str], password: str, stores: Iter
     user.stores = [StoreAssignment(**fields) for fields in parsed]
     db.session.add(user)
     db.session.flush()
-    audit.record("user.created", target=f"user {name}", detail=_summary(user), **audit_kwargs)
+    audit.record("user.created", target=f"user {name}", detail=_summary(user), actor=actor, actor_name=actor_name)
     return user
 
 
 def update_user(user: User, *, roles: Iterable[str], stores: Iterable[str], display_name: str,
-                disabled: bool, acting: User | None = None) -> list[str]:
-    """Change roles, stores, name and enabled state; return what changed (also audited)."""
+                disabled: bool, actor: User | None) -> list[str]:
+    """Change roles, stores, name and enabled state as ``actor``; return what changed (also audited)."""
     parsed = parse_stores(stores)
     wanted = _check_roles(list(roles), parsed)
-    if acting is not None and acting.id == user.id:
+    if actor is not None and actor.id == user.id:
         if ADMIN not in wanted:
             raise PeopleError(_("You cannot remove your own administrator role (ask another administrator)."))
         if disabled:
@@ -174,9 +177,9 @@ def update_user(user: User, *, roles: Iterable[str], stores: Iterable[str], disp
         changes.append("display name")
         user.display_name = name
     if changes:
-        audit.record("user.changed", target=f"user {user.username}", detail="; ".join(changes)[:500])
+        audit.record("user.changed", actor=actor, target=f"user {user.username}", detail="; ".join(changes)[:500])
     if disabled != user.disabled:
-        set_disabled(user, disabled)
+        set_disabled(user, disabled, actor=actor)
         changes.append("disabled" if disabled else "enabled")
     return changes
 
@@ -197,20 +200,22 @@ def _replace_stores(user: User, parsed: list[dict[str, str]]) -> None:
             store.till_id = fields.get("till_id", "")
 
 
-def set_disabled(user: User, disabled: bool, **audit_kwargs) -> None:
+def set_disabled(user: User, disabled: bool, *, actor: User | None, actor_name: str | None = None) -> None:
     """Disable (ending every session at once) or enable a user."""
     user.disabled = disabled
     if disabled:
         user.end_sessions()
-    audit.record("user.disabled" if disabled else "user.enabled", target=f"user {user.username}", **audit_kwargs)
+    audit.record("user.disabled" if disabled else "user.enabled", target=f"user {user.username}",
+                 actor=actor, actor_name=actor_name)
 
 
-def set_password(user: User, password: str, *, own: bool = False, **audit_kwargs) -> None:
+def set_password(user: User, password: str, *, own: bool = False, actor: User | None,
+                 actor_name: str | None = None) -> None:
     """Set a new password (ending the user's sessions); ``own`` when people change their own."""
     check_password_rules(password, user.username)
     user.set_password(password, _hash_method())
     audit.record("password.changed" if own else "user.password_set", target=f"user {user.username}",
-                 **audit_kwargs)
+                 actor=actor, actor_name=actor_name)
 
 
 def _active_admins() -> int:

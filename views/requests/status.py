@@ -1,8 +1,11 @@
-"""A request's status page actions: live updates, "Refresh now", resend, choose a match."""
+"""A request's status page: its state in plain words and timeline, live updates, "Refresh now",
+resend, and choosing among matches found in Capillary."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+import json
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,13 +14,12 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 from extensions import db
 from gateway.errors import GatewayError
 from models import Decision, TrackedRequest, User
-from services import reconcile, store_scope
-from services.outcome import outcome_of
-from services.refresh import is_live, refresh
-from services.resend import resend, resent_as
-from services.states import describe
-
-bp = Blueprint("status", __name__)
+from services.lifecycle import reconcile
+from services.lifecycle.refresh import is_live, refresh
+from services.lifecycle.submission import resend, resent_as
+from services.lifecycle.wording import describe, outcome_of
+from services.people import permissions
+from views.access import acting_person, passive
 
 
 def status_context(record: TrackedRequest) -> dict:
@@ -46,12 +48,22 @@ def viewable_record(pk: int) -> TrackedRequest:
     # The submitter is shown by name only: their roles and stores are not loaded with them.
     submitter = joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores))
     record = db.session.get(TrackedRequest, pk, options=[submitter, selectinload(TrackedRequest.events)])
-    if record is None or not store_scope.can_view(current_user, record):
+    if record is None or not permissions.can_view(current_user, record):
         abort(404)
     return record
 
 
-@bp.get("/requests/<int:pk>/live")
+def show(pk: int):
+    """Show one tracked request: its state in plain words, what was sent, its timeline.
+
+    An open request is first refreshed from Capillary (at most once per few seconds).
+    """
+    record = viewable_record(pk)
+    refresh(record)
+    return render_template("requests/show.html", payload_json=pretty_json(record.payload), **status_context(record))
+
+
+@passive  # a background poll: the idle timeout must not count it as the person being active
 def live(pk: int):
     """Return the status fragment (state, outcome, timeline), refreshed if due; polled by status.js."""
     record = viewable_record(pk)
@@ -61,11 +73,7 @@ def live(pk: int):
     return response
 
 
-# A background poll: sign-in's idle timeout must not count it as the person being active.
-live.passive = True
 
-
-@bp.post("/requests/<int:pk>/refresh")
 def refresh_now(pk: int):
     """Ask Capillary now (within the per-request poll limit), then show the status page."""
     record = viewable_record(pk)
@@ -77,12 +85,11 @@ def refresh_now(pk: int):
     return redirect(url_for("requests.show", pk=pk), 303)
 
 
-@bp.post("/requests/<int:pk>/resend")
 def resend_request(pk: int):
     """Resend a request Capillary never created, with the same values, and show the new one."""
     record = viewable_record(pk)
     try:
-        new, sent = resend(record)
+        new, sent = resend(record, actor=acting_person())
     except ValueError as exc:
         flash(str(exc), "error")
         return redirect(url_for("requests.show", pk=pk), 303)
@@ -91,7 +98,6 @@ def resend_request(pk: int):
     return redirect(url_for("requests.show", pk=new.id), 303)
 
 
-@bp.post("/requests/<int:pk>/match")
 def choose_match(pk: int):
     """Adopt the Capillary request a person chose among several matches."""
     record = viewable_record(pk)
@@ -103,3 +109,8 @@ def choose_match(pk: int):
         flash(_("Could not check that request in Capillary: %(problem)s Nothing was changed.", problem=exc.message),
               "error")
     return redirect(url_for("requests.show", pk=pk), 303)
+
+
+def pretty_json(document) -> str:
+    """``document`` as indented JSON for a page (empty when there is none)."""
+    return json.dumps(document, indent=2, ensure_ascii=False) if document is not None else ""

@@ -23,7 +23,7 @@ import re
 from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import current_app, has_request_context
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -147,16 +147,6 @@ def token_problem(user: User | None) -> str | None:
     return None
 
 
-def current_actor() -> User | None:
-    """Return the signed-in user, or None (outside a request, or nobody signed in)."""
-    if not has_request_context():
-        return None
-    from flask_login import current_user
-
-    user = current_user._get_current_object()
-    return user if isinstance(user, User) and user.is_authenticated else None
-
-
 def token_for(role: str, user: User | None) -> str:
     """Return the token ``user`` acts with as ``role`` (``maker`` or ``checker``).
 
@@ -181,6 +171,30 @@ def token_for(role: str, user: User | None) -> str:
     return config["CAP_UI_AUTH_TOKEN"]
 
 
+def maker_token(user: User | None) -> str:
+    """Return the X-CAP-UI-AUTH-TOKEN ``user`` submits with (None: the deployment's ``CAP_UI_AUTH_TOKEN``)."""
+    return token_for(MAKER, user)
+
+
+def checker_token(user: User | None) -> str:
+    """Return the token ``user`` decides with (None: ``CAP_CHECKER_UI_AUTH_TOKEN``, else ``CAP_UI_AUTH_TOKEN``)."""
+    return token_for(CHECKER, user)
+
+
+def reading_token(submitter: User | None) -> str:
+    """Return the token to *read* a request with: its submitter's own when usable, else the deployment's.
+
+    Never the token of whoever is looking at the request: their token may be expired or refused,
+    and its failure would then be recorded on somebody else's request. A read records no maker,
+    so a submitter's rejected or expired token falls back to the shared one instead of failing.
+    """
+    if submitter is not None and submitter.has_own_token and submitter.token_state() == TokenState.ACTIVE:
+        token = decrypt(submitter.ui_token_ciphertext)
+        if token is not None:
+            return token
+    return token_for(MAKER, None)
+
+
 def note_gateway_error(error: GatewayError, user: User | None) -> bool:
     """After a failed call made with ``user``'s token: on a 401, mark their own token rejected.
 
@@ -191,7 +205,7 @@ def note_gateway_error(error: GatewayError, user: User | None) -> bool:
         return False
     if user is None or user.token_state() != TokenState.ACTIVE:
         return False  # the shared token was used: an operator must renew CAP_UI_AUTH_TOKEN
-    from services import audit
+    from services.people import audit
 
     user.ui_token_rejected_at = utcnow()
     audit.record("token.rejected", actor=user, target=f"user {user.username}",

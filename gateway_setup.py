@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from requests.auth import AuthBase
 
-from gateway.auth import BasicAuth, OAuthToken
+from gateway.auth import GatewayBasicAuth, GatewayOAuth
 from gateway.client import GatewayClient
 from gateway.payload import intouch_basic_authorization
 
@@ -35,13 +36,13 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway_client"] = client
 
 
-def _gateway_auth(config):
+def _gateway_auth(config) -> AuthBase | None:
     if config["CAP_GATEWAY_AUTH"] == "basic":
-        return BasicAuth(config["CAP_GATEWAY_USERNAME"], config["CAP_GATEWAY_PASSWORD"])
+        return GatewayBasicAuth(config["CAP_GATEWAY_USERNAME"], config["CAP_GATEWAY_PASSWORD"])
     if config["CAP_GATEWAY_AUTH"] == "oauth":
         token_url = config["CAP_OAUTH_TOKEN_URL"] or config["CAP_INTOUCH_HOST"] + "/v3/oauth/token/generate"
         timeout = (config["CAP_CONNECT_TIMEOUT"], config["CAP_READ_TIMEOUT"])
-        return OAuthToken(token_url, config["CAP_OAUTH_KEY"], config["CAP_OAUTH_SECRET"], timeout)
+        return GatewayOAuth(token_url, config["CAP_OAUTH_KEY"], config["CAP_OAUTH_SECRET"], timeout)
     return None
 
 
@@ -62,29 +63,3 @@ def intouch_authorization() -> str:
     if config["CAP_INTOUCH_AUTHORIZATION"]:
         return config["CAP_INTOUCH_AUTHORIZATION"]
     return intouch_basic_authorization(config["CAP_INTOUCH_USERNAME"], config["CAP_INTOUCH_PASSWORD"])
-
-
-# "The signed-in person" (the default); pass a User, or None for the deployment's token.
-ACTING_USER = object()
-
-
-def maker_token(user=ACTING_USER) -> str:
-    """Return the X-CAP-UI-AUTH-TOKEN used to submit requests (a secret).
-
-    The acting person's own token when they stored one (profile page), else CAP_UI_AUTH_TOKEN.
-    Raises ``services.identity.OwnTokenUnusable`` (a ``TokenRejected``) when their own token
-    is known to be rejected or expired: it is never swapped for someone else's identity.
-    """
-    from services import identity
-
-    return identity.token_for(identity.MAKER, identity.current_actor() if user is ACTING_USER else user)
-
-
-def checker_token(user=ACTING_USER) -> str:
-    """Return the X-CAP-UI-AUTH-TOKEN used to approve or reject (a secret).
-
-    The acting person's own token, else CAP_CHECKER_UI_AUTH_TOKEN (or CAP_UI_AUTH_TOKEN).
-    """
-    from services import identity
-
-    return identity.token_for(identity.CHECKER, identity.current_actor() if user is ACTING_USER else user)

@@ -7,10 +7,8 @@ Details are short plain words: never a password, token or Authorization value.
 
 from __future__ import annotations
 
-import csv
 import getpass
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -45,32 +43,27 @@ ACTIONS = {
     "user.password_set": _l("Set a user's password"),
 }
 
-_CURRENT = object()
-
-
-def _command_line_name() -> str:
+def command_line_name() -> str:
+    """The actor name of an act done on the server's command line (``flask users …``)."""
     try:
         return f"command line ({getpass.getuser()})"
     except (KeyError, OSError):
         return "command line"
 
 
-def record(action: str, *, actor=_CURRENT, actor_name: str | None = None, target: str = "",
+def record(action: str, *, actor: User | None, actor_name: str | None = None, target: str = "",
            detail: str = "") -> AuditEvent:
     """Add one event to the session (the caller commits).
 
-    :param actor: the user who acted; by default the signed-in user, or the command line
-        when there is no request. Pass None for an anonymous act (a failed sign-in).
-    :param actor_name: the name to record when there is no actor user.
+    :param actor: the user who acted; None for an act by nobody signed in (a failed sign-in,
+        the command line, the sandbox's start-up).
+    :param actor_name: the name to record when there is no actor user (the command line's
+        name when neither is given outside a request).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    if actor is _CURRENT:
-        from services.identity import current_actor
-
-        actor = current_actor()
-        if actor is None and actor_name is None and not has_request_context():
-            actor_name = _command_line_name()
+    if actor is None and actor_name is None and not has_request_context():
+        actor_name = command_line_name()
     event = AuditEvent(
         at=utcnow(),
         actor_id=actor.id if actor is not None else None,
@@ -134,28 +127,24 @@ def _escape_like(text: str) -> str:
 CSV_COLUMNS = ("id", "time_utc", "who", "action", "target", "detail", "ip", "request_id")
 
 
-def _cell(value: str) -> str:
-    # A cell starting with = + - @ (or a tab/CR) runs as a formula in spreadsheets (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+class _ClosingRows:
+    """The export's rows, closing the query's cursor when the download ends."""
+
+    def __init__(self, events):
+        self._events = events
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for event in self._events:
+            yield [str(event.id), event.at.strftime("%Y-%m-%d %H:%M:%S"), event.actor_name, event.action,
+                   event.target, event.detail, event.ip, event.request_id]
+
+    def close(self) -> None:
+        self._events.close()
 
 
-def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
-    """Yield the CSV export line by line (a header first), safe to open in a spreadsheet."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(row) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(row)
-        return buffer.getvalue()
-
-    yield line(CSV_COLUMNS)
-    for event in events:
-        yield line([
-            str(event.id), event.at.strftime("%Y-%m-%d %H:%M:%S"), _cell(event.actor_name),
-            event.action, _cell(event.target), _cell(event.detail), event.ip, event.request_id,
-        ])
+def csv_rows(events) -> _ClosingRows:
+    """The CSV export's rows for ``events`` (a query result); closing them closes the query."""
+    return _ClosingRows(events)
 
 
 def who_choices() -> list[str]:

@@ -3,7 +3,7 @@
 One run (``flask requests sync``, or a background job calling :func:`sync_requests`):
 
 1. reconciles lost submissions (``unknown``, or ``sending`` for too long; see
-   :mod:`services.reconcile`);
+   :mod:`services.lifecycle.reconcile`);
 2. lists every request still waiting in ``AdminTask`` (§4.1, paged);
 3. lists decided requests (``approved,rejected,failed``) since the oldest open record that
    is no longer waiting, or ``CAP_SYNC_LOOKBACK_DAYS`` back, whichever is earlier;
@@ -25,15 +25,17 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
+import gateway_setup
 from extensions import db
 from gateway.errors import GatewayError, RateLimited
 from gateway.payload import REQUEST_TYPE
 from gateway.types import TERMINAL_STATES, RequestInfo
 from models import SENDING, UNKNOWN, TrackedRequest, utcnow
-from services import gateway_setup, reconcile
-from services.imports import import_request, tracked_by_request_id
-from services.refresh import FINAL_STATES
-from services.updates import apply_update
+from services.lifecycle import reconcile
+from services.lifecycle.adoption import import_request, tracked_by_request_id
+from services.lifecycle.refresh import FINAL_STATES
+from services.lifecycle.updates import apply_update
+from services.people import identity
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +175,7 @@ def _list_into(listed: dict, summary: SyncSummary, what: str, size: int, **query
     try:
         items, pages = reconcile.list_all(
             {"request_type": REQUEST_TYPE, "sort_order": "desc", **query},
-            page_size=size, max_pages=MAX_PAGES, token=gateway_setup.maker_token(),
+            page_size=size, max_pages=MAX_PAGES, token=identity.maker_token(None),
         )
     except GatewayError as exc:
         summary.note_failure(f"listing {what}: {exc.message}", exc)
@@ -201,7 +203,7 @@ def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> N
         if summary.holding_back("fetching open requests one by one"):
             return
         try:
-            info = client.get_request(record.request_id, gateway_setup.maker_token())
+            info = client.get_request(record.request_id, identity.reading_token(record.submitter))
         except GatewayError as exc:
             record.refresh_error, record.refresh_error_at = exc.message, utcnow()
             db.session.commit()

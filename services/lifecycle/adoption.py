@@ -16,8 +16,7 @@ from extensions import db
 from gateway.types import RequestInfo
 from i18n import N_
 from models import StatusEvent, TrackedRequest, utcnow
-from services.tracking import apply_info, parse_gateway_time
-from services.updates import note_for
+from services.lifecycle.updates import apply_info, note_for, parse_gateway_time
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,6 @@ from wtforms.validators import ValidationError
 from models import TrackedRequest
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 
-SUBMIT_ROLES = (MAKER, AGENT)
-
-
-def may_submit(user: User) -> bool:
-    """Whether the user may submit requests at all."""
-    return user.has_role(*SUBMIT_ROLES)
-
 
 def submit_stores(user: User) -> tuple[str, ...] | None:
     """Return the store IDs the user may submit for, or None for "any store" (agents)."""
@@ -111,3 +104,18 @@ def validators(user: User) -> dict:
         "zoneId": [matches_assignment("zone_id", in_zone)],
         "conceptId": [matches_assignment("concept_id", in_concept)],
     }
+
+# -- the maker-checker rule ----------------------------------------------------------------------
+
+def decision_refusal(user: User, record: TrackedRequest) -> str | None:
+    """Say why ``user`` may not decide ``record`` (None when they may)."""
+    if not user.has_role(CHECKER):
+        return _("Only a checker can approve or reject requests.")
+    if record.submitted_by_id is not None and record.submitted_by_id == user.id:
+        return _("You submitted this request, so another checker must approve or reject it (maker-checker rule).")
+    return None
+
+
+def can_decide(user: User, record: TrackedRequest) -> bool:
+    """Whether ``user`` may approve or reject ``record``: a checker, and not the one who submitted it."""
+    return decision_refusal(user, record) is None

@@ -17,19 +17,18 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+import gateway_setup
 from extensions import db
 from gateway.errors import AccessDenied, GatewayError, GatewayRejected
 from gateway.payload import REQUEST_TYPE
-from models import Decision, TrackedRequest, utcnow
+from models import Decision, TrackedRequest, User, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
-from services import audit, gateway_setup, identity
-from services.actor import current_actor
-from services.imports import import_unseen
-from services.outcome import outcome_of
-from services.permissions import decision_refusal
-from services.refresh import refresh
-from services.states import describe
-from services.updates import apply_update
+from services.lifecycle.adoption import import_unseen
+from services.lifecycle.refresh import refresh
+from services.lifecycle.updates import apply_update
+from services.lifecycle.wording import describe, outcome_of
+from services.people import audit, identity
+from services.people.permissions import decision_refusal
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +59,17 @@ class DecisionResult:
     errors: dict[str, str] = field(default_factory=dict)  # form field -> message (nothing sent)
 
 
-def pending_page(page: int = 1) -> PendingPage:
+def pending_page(page: int = 1, *, actor: User | None) -> PendingPage:
     """Return page ``page`` (from 1) of requests waiting in AdminTask, newest first.
 
-    Read from the gateway with the checker's token; on failure the requests last known to be
+    Read from the gateway with the checker's (``actor``'s) token; on failure the requests last known to be
     waiting are shown from the database instead, with the reason.
     """
     page = max(page, 1)
     base = current_app.config["CAP_LIST_PAGE_BASE"]
     try:
         listed = gateway_setup.gateway_client().list_requests(
-            gateway_setup.checker_token(), states=["AdminTask"], request_type=REQUEST_TYPE,
+            identity.checker_token(actor), states=["AdminTask"], request_type=REQUEST_TYPE,
             sort_by="startDate", sort_order="desc", limit=PAGE_SIZE, page=base + page - 1,
         )
     except GatewayError as exc:
@@ -98,7 +97,8 @@ def _last_known(page: int, error: str) -> PendingPage:
     return PendingPage(list(rows), page, max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total, error=error)
 
 
-def check_decision(record: TrackedRequest, decision: str, message: str) -> DecisionResult | None:
+def check_decision(record: TrackedRequest, decision: str, message: str, *,
+                   actor: User | None) -> DecisionResult | None:
     """Return why ``decision`` cannot be made now (nothing is sent), or None when it can."""
     errors = {}
     if decision not in DECISIONS:
@@ -113,14 +113,13 @@ def check_decision(record: TrackedRequest, decision: str, message: str) -> Decis
         errors["message"] = _("The message contains characters that cannot be sent (e.g. control characters).")
     if errors:
         return DecisionResult("refused", _("Check the decision and the message."), errors)
-    blocked = why_not_decidable(record)
+    blocked = why_not_decidable(record, actor=actor)
     return DecisionResult("refused", blocked) if blocked else None
 
 
-def why_not_decidable(record: TrackedRequest) -> str | None:
-    """Say why ``record`` cannot be decided now (who asks, its state, an earlier claim), or None."""
-    person = identity.current_actor()
-    refusal = decision_refusal(person, record) if person is not None else None
+def why_not_decidable(record: TrackedRequest, *, actor: User | None) -> str | None:
+    """Say why ``actor`` cannot decide ``record`` now (who asks, its state, an earlier claim), or None."""
+    refusal = decision_refusal(actor, record) if actor is not None else None
     if refusal:  # maker-checker: nobody decides a request they submitted
         return refusal
     if record.request_id is None:
@@ -162,18 +161,18 @@ def already_decided_text(live: Decision) -> str:
              who=who.capitalize())
 
 
-def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResult:
+def decide(record: TrackedRequest, decision: str, message: str, *, actor: User | None) -> DecisionResult:
     """Approve or reject ``record`` with ``message``: claim, send one PUT, record the result.
 
     Commits. Never raises a gateway error: each failure comes back as a result in words.
     """
-    refused = check_decision(record, decision, message)
+    refused = check_decision(record, decision, message, actor=actor)
     if refused is not None:
         return refused
     message = message.strip()
-    actor = current_actor()
+    decided_by = actor.name if actor is not None else None
     claim = Decision(request_id=record.request_id, tracked_pk=record.id, decision=decision,
-                     message=message, decided_by=actor, status=DECISION_SENDING)
+                     message=message, decided_by=decided_by, status=DECISION_SENDING)
     db.session.add(claim)
     try:
         db.session.commit()
@@ -184,13 +183,13 @@ def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResul
         return DecisionResult("refused", already_decided_text(live) if live else _("This request is being decided."))
     try:
         info = gateway_setup.gateway_client().decide(record.request_id, decision, message,
-                                                     gateway_setup.checker_token())
+                                                     identity.checker_token(actor))
     except GatewayError as exc:
-        return _failed(record, claim, exc)
+        return _failed(record, claim, exc, actor)
     claim.status = DECISION_SENT
-    audit.record(_AUDIT_ACTIONS[decision], target=f"request {record.id}", detail=message[:300])
+    audit.record(_AUDIT_ACTIONS[decision], actor=actor, target=f"request {record.id}", detail=message[:300])
     verb = "Approved" if decision == "approved" else "Rejected"
-    note = f"{verb} in this app by {actor or 'a checker'}: “{message}”."  # an English record
+    note = f"{verb} in this app by {decided_by or 'a checker'}: “{message}”."  # an English record
     if info.state in ("approved", "failed"):
         with force_locale("en"):
             note += " " + outcome_of(info.state, info.details).words
@@ -202,13 +201,13 @@ def decide(record: TrackedRequest, decision: str, message: str) -> DecisionResul
     return DecisionResult("ok", _("Rejected. Capillary now shows the request as %(state)s.", state=state))
 
 
-def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError) -> DecisionResult:
+def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: User | None) -> DecisionResult:
     claim.error_kind, claim.error_message = exc.kind, exc.message
-    rejected_own = identity.note_gateway_error(exc, identity.current_actor())  # a 401 to their own token
+    rejected_own = identity.note_gateway_error(exc, actor)  # a 401 to their own token
     if exc.may_exist:
         # It may have been applied: keep the claim so nobody sends a second PUT; a refresh settles it.
         claim.status = DECISION_UNKNOWN
-        audit.record(_AUDIT_ACTIONS[claim.decision], target=f"request {record.id}",
+        audit.record(_AUDIT_ACTIONS[claim.decision], actor=actor, target=f"request {record.id}",
                      detail=f"outcome unknown: {claim.message}"[:300])
         db.session.commit()
         return DecisionResult(

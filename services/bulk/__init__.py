@@ -1,0 +1,1 @@
+"""Bulk CSV files: store and confirm batches, read CSV rows, send them under a shared rate limit."""

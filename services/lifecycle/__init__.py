@@ -1,0 +1,1 @@
+"""A request's lifecycle: submit, refresh, sync, reconcile, adopt, apply updates, decide, history."""

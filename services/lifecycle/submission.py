@@ -1,0 +1,179 @@
+"""Submit a status change: store it first, then send it, then record what happened.
+
+The record is committed in state ``sending`` before the gateway is called, so a crash or a
+lost answer never loses the submission; the unique submission key makes a double click or a
+re-posted form produce one record and one gateway call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+import gateway_setup
+from extensions import db
+from gateway.errors import GatewayError
+from gateway.payload import StatusChange, build_payload, mask_secrets
+from gateway.types import RequestInfo
+from i18n import N_
+from models import FAILED_TO_SUBMIT, NOT_CREATED, SENDING, UNKNOWN, TrackedRequest, User, utcnow
+from services.lifecycle.updates import apply_info
+from services.people import audit, identity
+
+
+def build_for_sending(change: StatusChange) -> dict:
+    """Return the exact body to send (it holds the inner Authorization: keep it in memory)."""
+    from flask import current_app
+
+    return build_payload(change, current_app.config["CAP_INTOUCH_HOST"], gateway_setup.intouch_authorization())
+
+
+def find_by_key(submission_key: str) -> TrackedRequest | None:
+    """Return the record already made for this submission key, if any."""
+    return db.session.execute(
+        select(TrackedRequest).where(TrackedRequest.submission_key == submission_key)
+    ).scalar_one_or_none()
+
+
+def new_record(change: StatusChange, submission_key: str, payload: dict) -> TrackedRequest:
+    """Return an unsaved record for ``change`` in state ``sending`` (payload stored masked)."""
+    record = TrackedRequest(
+        submission_key=submission_key,
+        till_id=change.tillId,
+        store_id=change.storeId,
+        zone_id=change.zoneId,
+        concept_id=change.conceptId,
+        identifier_name=change.identifierName,
+        identifier_value=change.identifierValue,
+        label=change.label,
+        reason=change.reason,
+        source=change.source,
+        account_id=change.accountId,
+        use_async=change.use_async,
+        payload=mask_secrets(payload),
+        state=SENDING,
+    )
+    record.record_state(SENDING, N_("Stored in the app; sending to Capillary."))
+    return record
+
+
+def submit(change: StatusChange, submission_key: str, *, actor: User | None,
+           **record_fields) -> tuple[TrackedRequest, bool]:
+    """Store and send one status change.
+
+    :param actor: the person submitting (None: nobody in particular, e.g. a script). The record
+        remembers them, their own Capillary token is used, and the audit event is committed
+        together with the record.
+    :returns: ``(record, sent)``; ``sent`` is False when the key was already used, in which
+        case the earlier record is returned and nothing is sent.
+    :raises OutcomeNotRecorded: the request was sent but its answer could not be stored.
+    """
+    existing = find_by_key(submission_key)
+    if existing is not None:
+        return existing, False
+    payload = build_for_sending(change)
+    record = new_record(change, submission_key, payload)
+    record.submitter = actor
+    record.submitted_by = actor.name if actor is not None else None
+    for name, value in record_fields.items():
+        setattr(record, name, value)
+    db.session.add(record)
+    try:
+        db.session.flush()  # gives the id the audit event names
+        audit.record("request.submitted", actor=actor, target=f"request {record.id}",
+                     detail=f"store {record.store_id}: {record.identifier_name} → {record.label}")
+        db.session.commit()
+    except IntegrityError:
+        # Another request with this key won the race: it owns the one gateway call.
+        db.session.rollback()
+        return find_by_key(submission_key), False
+    send(record, payload)
+    return record, True
+
+
+class OutcomeNotRecorded(Exception):
+    """The request went to Capillary, but the app could not store the answer.
+
+    The record stays ``sending`` in the database; reconciliation finds it in Capillary later.
+    Pages must say it was sent (so nobody submits it again), not that nothing was sent.
+    """
+
+    def __init__(self, record_id: int):
+        super().__init__(f"request {record_id}: sent, but the outcome could not be stored")
+        self.record_id = record_id
+
+
+def send(record: TrackedRequest, payload: dict) -> None:
+    """Call the gateway for a stored record and commit the outcome.
+
+    :raises OutcomeNotRecorded: the database failed after the call.
+    """
+    try:
+        # The submitter's own token if they stored one, else the deployment's.
+        token = identity.maker_token(record.submitter)
+        answer: RequestInfo | GatewayError = gateway_setup.gateway_client().create_request(payload, token)
+    except GatewayError as exc:
+        answer = exc
+    try:
+        if isinstance(answer, GatewayError):
+            record_failure(record, answer)
+        else:
+            record_created(record, answer, N_("Created in Capillary."))
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        raise OutcomeNotRecorded(record.id) from exc
+
+
+def record_created(record: TrackedRequest, info: RequestInfo, note: str) -> None:
+    """Record Capillary's answer to a create on ``record`` (the caller commits)."""
+    apply_info(record, info, note)
+    # The create answer is Capillary's word on the request as of now: it starts the refresh
+    # clock, so the status page shown next does not ask Capillary again at once.
+    record.last_polled_at = utcnow()
+
+
+def record_failure(record: TrackedRequest, exc: GatewayError) -> None:
+    """Record a failed create on ``record``: ``unknown`` when it may exist, else ``failed_to_submit``.
+
+    Shared by single submissions and bulk rows. A 401 to the submitter's own token marks it
+    rejected (and says so). The caller commits.
+    """
+    record.error_kind = exc.kind
+    record.error_message = exc.message
+    if identity.note_gateway_error(exc, record.submitter):
+        record.error_message += (" Your own Capillary token is now marked as rejected: set a new one "
+                                 "on your profile page, then use Edit and retry.")
+    record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)
+
+
+# -- resending ------------------------------------------------------------------------------------
+
+
+def resend_key(record: TrackedRequest) -> str:
+    """The resend's submission key: new, but the same for every click on one record's button."""
+    return hashlib.sha256(f"resend-of-{record.id}".encode()).hexdigest()[:32]
+
+
+def resent_as(record: TrackedRequest) -> TrackedRequest | None:
+    """Return the record that resent ``record``, if it was resent."""
+    return db.session.scalar(select(TrackedRequest).where(TrackedRequest.resent_from_id == record.id))
+
+
+def resend(record: TrackedRequest, *, actor: User | None) -> tuple[TrackedRequest, bool]:
+    """Submit ``record``'s values again as a new request; return ``(new record, sent now)``.
+
+    Only a request made in this app and found ``not_created`` can be resent. Clicking twice
+    (or in two browsers) gives the same key, so one new record and one gateway call. The
+    person resending becomes the new request's submitter.
+
+    :raises ValueError: when ``record`` may not be resent.
+    """
+    if record.origin != "app" or record.state != NOT_CREATED:
+        raise ValueError(_("Only a request that was not created in Capillary can be resent."))
+    change = StatusChange(**record.form_values())
+    return submit(change, resend_key(record), actor=actor if actor is not None else record.submitter,
+                  resent_from_id=record.id)

@@ -1,0 +1,26 @@
+"""The requests area: the form, each request's status page, and the history (endpoints ``requests.*``).
+
+The URL map of the area is here, in one table; the views are in :mod:`views.requests.form`
+(form → review → send), :mod:`views.requests.status` (a request's page and its actions) and
+:mod:`views.requests.history` (the list, filters and CSV export). Templates: templates/requests/.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from views.requests import form, history, status
+
+bp = Blueprint("requests", __name__)
+
+bp.get("/")(form.index)
+bp.get("/requests/new")(form.new)
+bp.post("/requests/new")(form.review)
+bp.post("/requests")(form.create)
+bp.get("/requests")(history.history)
+bp.get("/requests/export.csv")(history.export_csv)
+bp.get("/requests/<int:pk>")(status.show)
+bp.get("/requests/<int:pk>/live")(status.live)
+bp.post("/requests/<int:pk>/refresh")(status.refresh_now)
+bp.post("/requests/<int:pk>/resend")(status.resend_request)
+bp.post("/requests/<int:pk>/match")(status.choose_match)
