@@ -1,41 +1,29 @@
 """HTTP client for Capillary's request-workflow gateway (docs/CAPILLARY_API.md).
 
-One ``requests.Session`` per thread unless one is given (requests does not promise thread
-safety), connections reused, connect and read timeouts always set, and no POST/PUT is ever retried once it may
-have been sent. Every failure becomes a typed :mod:`gateway.errors` exception.
+The HTTP plumbing (sessions, timeouts, no retry once sent, body limit) is gateway/transport.py;
+this module knows the endpoints and what their statuses and bodies mean. Every failure becomes
+a typed :mod:`gateway.errors` exception.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.util.retry import Retry
 
 from gateway import errors
 from gateway.auth import MASKED
 from gateway.payload import CREATE_PATH, REQUEST_TYPE
+from gateway.transport import Answer, Transport
 from gateway.types import RequestInfo, RequestPage
 
 log = logging.getLogger(__name__)
 
 BASE_PATH = "/api_gateway/v2/request-workflow"
-# A documented answer is a few KB; anything far larger is not one we can use.
-MAX_BODY_BYTES = 2 * 1024 * 1024
-
-
-def _retry_policy() -> Retry:
-    # Only a failed *connect* is retried: nothing has been sent then. Reads and statuses never.
-    # read=False (not 0) re-raises a read error as itself: with 0, urllib3 wraps a GET/PUT read
-    # timeout in MaxRetryError, which requests turns into a ConnectionError that looks unsent.
-    return Retry(total=1, connect=1, read=False, status=0, other=0, redirect=0, raise_on_status=False)
 
 
 class GatewayClient:
@@ -63,14 +51,12 @@ class GatewayClient:
         mount: Callable[[requests.Session], None] | None = None,
         pool_size: int = 10,
     ):
-        self.base_url = base_url.rstrip("/")
         self.org_id = org_id
+        self.transport = Transport(base_url, timeout=timeout, auth=auth, session=session, mount=mount,
+                                   pool_size=pool_size)
+        self.base_url = self.transport.base_url
         self.timeout = timeout
         self._auth = auth
-        self._shared_session = session
-        self._mount = mount
-        self._pool_size = pool_size
-        self._local = threading.local()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -92,7 +78,7 @@ class GatewayClient:
 
     def create_request(self, payload: dict, ui_token: str) -> RequestInfo:
         """Create a CUSTOMER-STATUS-CHANGE request (§1); return the gateway's view of it."""
-        data = self._call("POST", CREATE_PATH, ui_token, body=payload, sends_change=True)
+        data = self._call("POST", CREATE_PATH, ui_token, body=payload)
         return RequestInfo.from_json(data.get("data"))
 
     def decide(self, request_id: str, decision: str, message: str, ui_token: str) -> RequestInfo:
@@ -104,7 +90,7 @@ class GatewayClient:
             "actionName": "AdminTask",
             "payload": {"AdminTask-Payload": {"actionDecision": decision, "actionMessage": message}},
         }
-        data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body, sends_change=True)
+        data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body)
         return RequestInfo.from_json(data.get("data"))
 
     def get_request(self, request_id: str, ui_token: str) -> RequestInfo:
@@ -158,22 +144,6 @@ class GatewayClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        if self._shared_session is not None:
-            return self._shared_session
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(
-                pool_connections=4, pool_maxsize=self._pool_size, max_retries=_retry_policy()
-            )
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            if self._mount is not None:
-                self._mount(session)
-            self._local.session = session
-        return session
-
     def _headers(self, ui_token: str) -> dict[str, str]:
         return {
             "X-CAP-API-AUTH-ORG-ID": self.org_id,
@@ -182,88 +152,10 @@ class GatewayClient:
             "Accept": "application/json",
         }
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        ui_token: str,
-        *,
-        body: dict | None = None,
-        params: dict | None = None,
-        sends_change: bool = False,
-    ) -> dict:
-        session = self._session()
-        url = self.base_url + path
-        started = time.perf_counter()
-        try:
-            response = session.request(
-                method,
-                url,
-                headers=self._headers(ui_token),
-                auth=self._auth,
-                data=json.dumps(body).encode("utf-8") if body is not None else None,
-                params=params,
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-            raw = _read_body(response)
-        except requests.ConnectTimeout as exc:
-            raise errors.GatewayUnreachable(
-                "Capillary's gateway did not accept the connection in time.", detail=str(exc)
-            ) from exc
-        except requests.ReadTimeout as exc:
-            raise errors.GatewayTimeout(
-                "Capillary's gateway did not answer in time.", detail=str(exc)
-            ) from exc
-        except requests.ConnectionError as exc:
-            if _failed_before_sending(exc):
-                raise errors.GatewayUnreachable(
-                    "Capillary's gateway could not be reached.", detail=str(exc)
-                ) from exc
-            raise errors.GatewayConnectionLost(
-                "The connection to Capillary's gateway broke before the answer arrived.",
-                detail=str(exc),
-            ) from exc
-        except requests.RequestException as exc:
-            raise errors.GatewayConnectionLost(
-                "The connection to Capillary's gateway failed while reading the answer.",
-                detail=str(exc),
-            ) from exc
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        log.info(
-            "gateway call",
-            extra={"method": method, "path": path.split("?")[0], "status": response.status_code,
-                   "elapsed_ms": round(elapsed_ms, 1)},
-        )
-        return _interpret(response, raw, sends_change)
-
-
-def _read_body(response: requests.Response) -> bytes:
-    """Read at most MAX_BODY_BYTES; a larger body is not a documented answer."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        response.close()
-        raise errors.UnreadableResponse(
-            f"The gateway sent an answer of {int(declared):,} bytes, far larger than any documented one."
-        )
-    chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            response.close()
-            raise errors.UnreadableResponse("The gateway sent an answer far larger than any documented one.")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _failed_before_sending(exc: requests.ConnectionError) -> bool:
-    """Tell a refused/unresolvable connection (nothing sent) from one lost mid-exchange."""
-    text = repr(exc).lower()
-    markers = ("newconnectionerror", "connection refused", "name or service not known",
-               "failed to resolve", "nodename nor servname", "max retries exceeded")
-    lost_markers = ("remotedisconnected", "connection reset", "connection aborted", "protocolerror")
-    return any(m in text for m in markers) and not any(m in text for m in lost_markers)
+    def _call(self, method: str, path: str, ui_token: str, *, body: dict | None = None,
+              params: dict | None = None) -> dict:
+        answer = self.transport.call(method, path, self._headers(ui_token), body=body, params=params)
+        return _interpret(answer)
 
 
 def _int(value, default: int) -> int:
@@ -293,14 +185,14 @@ def gateway_message(raw: bytes) -> str | None:
     return None
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
+def _retry_after(answer: Answer) -> float | None:
+    value = answer.headers.get("Retry-After", "").strip()
     return float(value) if value.isdigit() else None
 
 
-def _interpret(response: requests.Response, raw: bytes, sends_change: bool) -> dict:
+def _interpret(answer: Answer) -> dict:
     """Turn a status and body into parsed JSON or a typed error."""
-    status = response.status_code
+    status, raw = answer.status, answer.raw
     said = gateway_message(raw)
     suffix = f" Capillary said: {said}" if said else ""
     if status == 401:
@@ -318,7 +210,7 @@ def _interpret(response: requests.Response, raw: bytes, sends_change: bool) -> d
         raise errors.NotFound("Capillary's gateway answered 404: not found." + suffix,
                               status=status, detail=said)
     if status == 429:
-        retry_after = _retry_after(response)
+        retry_after = _retry_after(answer)
         wait = f" It asks to wait {retry_after:g} seconds before trying again." if retry_after else ""
         raise errors.RateLimited(
             "Capillary is limiting requests (429 Too Many Requests)." + wait + suffix,

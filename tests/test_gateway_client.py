@@ -148,6 +148,6 @@ def test_connections_are_reused_per_thread(live_sandbox):
     base_url, _ = live_sandbox
     client = _client(base_url)
     client.list_requests("t")
-    first = client._session()
+    first = client.transport.session()
     client.list_requests("t")
-    assert client._session() is first
+    assert client.transport.session() is first

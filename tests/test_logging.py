@@ -60,7 +60,7 @@ def test_lines_made_during_a_request_carry_its_id(app, client, sandbox, json_lin
     sandbox.inject_fault("500", count=1, endpoint="create")
     response = client.post("/requests", data={**VALID_FORM, "submission_key": "9" * 32})
     rid = response.headers["X-Request-ID"]
-    gateway_lines = [line for line in json_lines() if line["logger"] == "gateway.client"]
+    gateway_lines = [line for line in json_lines() if line["logger"] == "gateway.transport"]
     assert gateway_lines  # the gateway call is logged ...
     assert {line["request_id"] for line in gateway_lines} == {rid}  # ... under the request's id
 

@@ -1,0 +1,166 @@
+"""The HTTP plumbing every Capillary client shares: sessions, timeouts, retries, body limit, transport errors.
+
+One ``requests.Session`` per thread unless one is given (requests does not promise thread
+safety), connections reused, connect and read timeouts always set, redirects never followed,
+and nothing is retried once it may have been sent: only a failed *connect* is tried again.
+Every transport failure becomes a typed :mod:`gateway.errors` exception; what an HTTP status
+or body *means* is left to the client of each API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from urllib3.util.retry import Retry
+
+from gateway import errors
+
+log = logging.getLogger(__name__)
+
+# A documented answer is a few KB; anything far larger is not one we can use.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _retry_policy() -> Retry:
+    # Only a failed *connect* is retried: nothing has been sent then. Reads and statuses never.
+    # read=False (not 0) re-raises a read error as itself: with 0, urllib3 wraps a GET/PUT read
+    # timeout in MaxRetryError, which requests turns into a ConnectionError that looks unsent.
+    return Retry(total=1, connect=1, read=False, status=0, other=0, redirect=0, raise_on_status=False)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read whole: status, headers and the raw body (at most MAX_BODY_BYTES)."""
+
+    status: int
+    headers: requests.structures.CaseInsensitiveDict
+    raw: bytes
+
+
+class Transport:
+    """Send JSON requests to one base URL and read the answers, or raise a typed transport error.
+
+    :param base_url: e.g. ``https://eucrm.cc.capillarytech.com``.
+    :param timeout: ``(connect, read)`` seconds.
+    :param auth: optional credentials applied to every call (:class:`requests.auth.AuthBase`).
+    :param session: one session for every call (the caller vouches for sharing it across
+        threads); by default each thread gets its own, with connect-only retries.
+    :param mount: optional ``mount(session)`` hook for each thread's own session, used to plug
+        in the in-process sandbox.
+    :param pool_size: connections kept per host and thread.
+    :param service: how errors name the other side, e.g. "Capillary's gateway".
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = (3.0, 15.0),
+        auth: AuthBase | None = None,
+        session: requests.Session | None = None,
+        mount: Callable[[requests.Session], None] | None = None,
+        pool_size: int = 10,
+        service: str = "Capillary's gateway",
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.auth = auth
+        self.service = service
+        self._shared_session = session
+        self._mount = mount
+        self._pool_size = pool_size
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        """Return the session for this thread (or the one given)."""
+        if self._shared_session is not None:
+            return self._shared_session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=_retry_policy())
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            if self._mount is not None:
+                self._mount(session)
+            self._local.session = session
+        return session
+
+    def call(self, method: str, path: str, headers: dict[str, str], *, body: dict | None = None,
+             params: dict | None = None) -> Answer:
+        """Send one request to ``base_url + path`` and read its whole answer.
+
+        :raises GatewayUnreachable: nothing was sent (refused, unresolvable, connect timeout).
+        :raises GatewayTimeout: sent, but no answer in time.
+        :raises GatewayConnectionLost: sent, but the connection broke before the whole answer came.
+        :raises UnreadableResponse: the answer is far larger than any documented one.
+        """
+        service = self.service
+        started = time.perf_counter()
+        try:
+            response = self.session().request(
+                method,
+                self.base_url + path,
+                headers=headers,
+                auth=self.auth,
+                data=json.dumps(body).encode("utf-8") if body is not None else None,
+                params=params,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+            raw = _read_body(response, service)
+        except requests.ConnectTimeout as exc:
+            raise errors.GatewayUnreachable(f"{service} did not accept the connection in time.",
+                                            detail=str(exc)) from exc
+        except requests.ReadTimeout as exc:
+            raise errors.GatewayTimeout(f"{service} did not answer in time.", detail=str(exc)) from exc
+        except requests.ConnectionError as exc:
+            if _failed_before_sending(exc):
+                raise errors.GatewayUnreachable(f"{service} could not be reached.", detail=str(exc)) from exc
+            raise errors.GatewayConnectionLost(
+                f"The connection to {service} broke before the answer arrived.", detail=str(exc)) from exc
+        except requests.RequestException as exc:
+            raise errors.GatewayConnectionLost(
+                f"The connection to {service} failed while reading the answer.", detail=str(exc)) from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("gateway call", extra={"method": method, "path": path.split("?")[0],
+                                         "status": response.status_code, "elapsed_ms": round(elapsed_ms, 1)})
+        return Answer(response.status_code, response.headers, raw)
+
+
+def _read_body(response: requests.Response, service: str) -> bytes:
+    """Read at most MAX_BODY_BYTES; a larger body is not a documented answer."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        response.close()
+        raise errors.UnreadableResponse(
+            f"{service} sent an answer of {int(declared):,} bytes, far larger than any documented one."
+        )
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            response.close()
+            raise errors.UnreadableResponse(f"{service} sent an answer far larger than any documented one.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _failed_before_sending(exc: requests.ConnectionError) -> bool:
+    """Tell a refused/unresolvable connection (nothing sent) from one lost mid-exchange."""
+    text = repr(exc).lower()
+    markers = ("newconnectionerror", "connection refused", "name or service not known",
+               "failed to resolve", "nodename nor servname", "max retries exceeded")
+    lost_markers = ("remotedisconnected", "connection reset", "connection aborted", "protocolerror")
+    return any(m in text for m in markers) and not any(m in text for m in lost_markers)
+
+
