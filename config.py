@@ -207,7 +207,7 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         # back decided requests are listed (to import those made in Capillary's own UI).
         "CAP_SYNC_PAGE_SIZE": _int(env, "CAP_SYNC_PAGE_SIZE", 100),
         "CAP_SYNC_LOOKBACK_DAYS": _int(env, "CAP_SYNC_LOOKBACK_DAYS", 2, minimum=0),
-        # Capillary's times carry no zone: this says how to read them (unverified: see the API notes).
+        # Capillary's times carry no zone: this says how to read them (unverified: docs/CAPILLARY_API.md §1.4).
         "CAP_GATEWAY_TIMEZONE": _time_zone(env, "CAP_GATEWAY_TIMEZONE"),
         # Languages and time zones: a person's browser (or their choice) wins over these.
         "BABEL_DEFAULT_LOCALE": _language(env, "CAP_DEFAULT_LANGUAGE"),

@@ -1,4 +1,4 @@
-"""Gateway-level credentials sent beside the UI token: Basic or OAuth (docs/CAPILLARY_API.md, "Authentication").
+"""Gateway-level credentials sent beside the UI token: Basic or OAuth (docs/CAPILLARY_API.md §7.2, §7.3).
 
 Both are :class:`requests.auth.AuthBase` objects, so ``requests`` applies them to every call
 (and to nothing else). Neither ever follows a redirect with a credential in it.

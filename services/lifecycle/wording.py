@@ -1,7 +1,7 @@
 """A request's state and outcome in plain words: what each means and what a person can do.
 
 States are the app's own (sending, unknown, …) and Capillary's (AdminTask, approved, …). A
-decided request's outcome reads ``details`` as the gateway reports it (docs/CAPILLARY_API.md):
+decided request's outcome reads ``details`` as the gateway reports it (docs/CAPILLARY_API.md §2.3, §2.4):
 the decision in ``AdminTask-Payload``, the downstream Update Customer Status call in
 ``IntouchAPITask_Output`` (HTTP status, headers as lists, body with the v2 ``errors`` envelope).
 """
