@@ -17,6 +17,7 @@ from requests.auth import AuthBase
 
 from gateway import errors
 from gateway.auth import MASKED
+from gateway.envelope import error_facts
 from gateway.payload import CREATE_PATH, REQUEST_TYPE
 from gateway.transport import Answer, Transport
 from gateway.types import RequestInfo, RequestPage
@@ -166,23 +167,11 @@ def _int(value, default: int) -> int:
 
 
 def gateway_message(raw: bytes) -> str | None:
-    """Pull a human message out of an error body (v2 ``errors`` envelope or ``message``)."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    """Capillary's own words in an error body, with its code when it gives one (any documented shape)."""
+    facts = error_facts(raw)
+    if facts is None or facts.message is None:
         return None
-    if not isinstance(body, dict):
-        return None
-    found = body.get("errors")
-    if isinstance(found, list) and found and isinstance(found[0], dict):
-        message, code = found[0].get("message"), found[0].get("code")
-        if isinstance(message, str) and message.strip():
-            text = message.strip()[:300]
-            return f"{text} (code {code})" if code not in (None, "") else text
-    for key in ("message", "error", "error_description"):
-        if isinstance(body.get(key), str) and body[key].strip():
-            return body[key].strip()[:300]
-    return None
+    return f"{facts.message} (code {facts.code})" if facts.code is not None else facts.message
 
 
 def _retry_after(answer: Answer) -> float | None:
