@@ -18,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     :param test_config: settings that override the environment (tests pass these; they may
         include ``ENVIRON``, a dict read instead of ``os.environ``/``.env``).
     """
+    import gateway_setup
     from config import ConfigError, load_settings
 
     app = Flask(__name__, instance_relative_config=True)
@@ -45,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_extensions(app)
     _register_blueprints(app)
     _configure_logging(app)
+    gateway_setup.log_start_up_warnings(app)
     return app
 
 

@@ -9,6 +9,7 @@ message naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -154,6 +155,23 @@ def _language(env: dict, name: str) -> str:
     return raw
 
 
+def _default_gateway_auth(get) -> str:
+    """``basic`` when gateway Basic credentials are set, else ``oauth`` when an OAuth key is, else ``none``."""
+    if get("CAP_GATEWAY_USERNAME") and get("CAP_GATEWAY_PASSWORD"):
+        return "basic"
+    if get("CAP_OAUTH_KEY") and get("CAP_OAUTH_SECRET"):
+        return "oauth"
+    return "none"
+
+
+def _header_name(env: dict, name: str, default: str) -> str:
+    """Read an HTTP header name (letters, digits and -)."""
+    raw = (env.get(name) or "").strip() or default
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", raw):
+        raise ConfigError(f"{name} must be an HTTP header name such as {default}, got {raw!r}")
+    return raw
+
+
 def load_settings(root: Path, instance_path: Path, environ: dict | None = None) -> dict:
     """Return the Flask config mapping built from the environment.
 
@@ -187,13 +205,17 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         "CAP_PHONE_REGION": get("CAP_PHONE_REGION", "IN").upper(),
         "CAP_CONNECT_TIMEOUT": _float(env, "CAP_CONNECT_TIMEOUT", 3.0),
         "CAP_READ_TIMEOUT": _float(env, "CAP_READ_TIMEOUT", 15.0),
-        # Gateway-level auth beside the UI token: none, basic or oauth (§7.2, §7.3).
-        "CAP_GATEWAY_AUTH": get("CAP_GATEWAY_AUTH", "none").lower(),
+        # Gateway-level auth beside the UI token: none, basic or oauth (§7.2, §7.3); by default
+        # the one whose credentials are set (Capillary documents Basic or OAuth as required).
+        "CAP_GATEWAY_AUTH": get("CAP_GATEWAY_AUTH", _default_gateway_auth(get)).lower(),
         "CAP_GATEWAY_USERNAME": get("CAP_GATEWAY_USERNAME"),
         "CAP_GATEWAY_PASSWORD": get("CAP_GATEWAY_PASSWORD"),
         "CAP_OAUTH_KEY": get("CAP_OAUTH_KEY"),
         "CAP_OAUTH_SECRET": get("CAP_OAUTH_SECRET"),
         "CAP_OAUTH_TOKEN_URL": get("CAP_OAUTH_TOKEN_URL"),
+        # Capillary's examples send the token as X-CAP-API-OAUTH-TOKEN, its overview page says
+        # CAP-API-ACCESS-TOKEN (unverified which the gateway reads: docs/CAPILLARY_API.md §7.3).
+        "CAP_OAUTH_HEADER": _header_name(env, "CAP_OAUTH_HEADER", "X-CAP-API-OAUTH-TOKEN"),
         # The list endpoint's PageNo base is undocumented (§4.1); 0 matches pagination.number.
         "CAP_LIST_PAGE_BASE": int(get("CAP_LIST_PAGE_BASE", "0") or 0),
         # Following a request: how often an open status page polls the app, and how often at

@@ -1,13 +1,25 @@
-"""Build the app's gateway client from settings: the embedded sandbox or a real cluster."""
+"""Build the app's gateway client from settings: the embedded sandbox or a real cluster.
+
+The gateway credentials (``CAP_GATEWAY_AUTH``: Basic or OAuth, docs/CAPILLARY_API.md §7.2, §7.3)
+are built once per app and go on every gateway call, in sandbox mode too: the embedded sandbox is
+then given the same credentials and checks them as Capillary would.
+"""
 
 from __future__ import annotations
 
+import logging
+
+import requests
 from flask import Flask, current_app
 from requests.auth import AuthBase
 
 from gateway.auth import GatewayBasicAuth, GatewayOAuth
 from gateway.client import GatewayClient
 from gateway.payload import intouch_basic_authorization
+
+log = logging.getLogger(__name__)
+
+OAUTH_TOKEN_PATH = "/v3/oauth/token/generate"  # noqa: S105 - a URL path (§7.3), not a secret
 
 
 def init_app(app: Flask) -> None:
@@ -20,35 +32,71 @@ def init_app(app: Flask) -> None:
         from sandbox.transport import SANDBOX_BASE_URL, mount_sandbox
 
         sandbox_app = app.extensions.get("sandbox_app") or create_sandbox_app(
-            {"SANDBOX_LATENCY_MS": config.get("SANDBOX_LATENCY_MS", 0)}
+            {"SANDBOX_LATENCY_MS": config.get("SANDBOX_LATENCY_MS", 0), **_sandbox_credentials(config)}
         )
         app.extensions["sandbox_app"] = sandbox_app
+        token_session = requests.Session()
+        mount_sandbox(token_session, sandbox_app)
+        auth = _gateway_auth(config, SANDBOX_BASE_URL + OAUTH_TOKEN_PATH, token_session)
         client = GatewayClient(
             SANDBOX_BASE_URL,
             config["CAP_ORG_ID"],
             timeout=timeout,
+            auth=auth,
             mount=lambda session: mount_sandbox(session, sandbox_app),
         )
     else:
-        client = GatewayClient(
-            config["CAP_GATEWAY_URL"], config["CAP_ORG_ID"], timeout=timeout, auth=_gateway_auth(config)
-        )
+        token_url = config["CAP_OAUTH_TOKEN_URL"] or config["CAP_INTOUCH_HOST"] + OAUTH_TOKEN_PATH
+        auth = _gateway_auth(config, token_url)
+        client = GatewayClient(config["CAP_GATEWAY_URL"], config["CAP_ORG_ID"], timeout=timeout, auth=auth)
+    app.extensions["gateway_auth"] = auth
     app.extensions["gateway_client"] = client
 
 
-def _gateway_auth(config) -> AuthBase | None:
+def _gateway_auth(config, token_url: str, token_session: requests.Session | None = None) -> AuthBase | None:
     if config["CAP_GATEWAY_AUTH"] == "basic":
         return GatewayBasicAuth(config["CAP_GATEWAY_USERNAME"], config["CAP_GATEWAY_PASSWORD"])
     if config["CAP_GATEWAY_AUTH"] == "oauth":
-        token_url = config["CAP_OAUTH_TOKEN_URL"] or config["CAP_INTOUCH_HOST"] + "/v3/oauth/token/generate"
         timeout = (config["CAP_CONNECT_TIMEOUT"], config["CAP_READ_TIMEOUT"])
-        return GatewayOAuth(token_url, config["CAP_OAUTH_KEY"], config["CAP_OAUTH_SECRET"], timeout)
+        return GatewayOAuth(token_url, config["CAP_OAUTH_KEY"], config["CAP_OAUTH_SECRET"], timeout,
+                            header_name=config["CAP_OAUTH_HEADER"], session=token_session)
     return None
+
+
+def _sandbox_credentials(config) -> dict:
+    """The embedded sandbox checks the gateway credentials the app is configured to send."""
+    if config["CAP_GATEWAY_AUTH"] == "basic":
+        return {"SANDBOX_GATEWAY_USERNAME": config["CAP_GATEWAY_USERNAME"],
+                "SANDBOX_GATEWAY_PASSWORD": config["CAP_GATEWAY_PASSWORD"]}
+    if config["CAP_GATEWAY_AUTH"] == "oauth":
+        return {"SANDBOX_OAUTH_KEY": config["CAP_OAUTH_KEY"], "SANDBOX_OAUTH_SECRET": config["CAP_OAUTH_SECRET"]}
+    return {}
+
+
+def gateway_auth_warning(config) -> str | None:
+    """Say why the gateway credentials look wrong for a real cluster, or None when they look right."""
+    if config["SANDBOX_MODE"] or config["CAP_GATEWAY_AUTH"] != "none":
+        return None
+    return ("CAP_GATEWAY_AUTH is none: Capillary documents Basic or OAuth as required on every "
+            "request-workflow call. Set CAP_GATEWAY_USERNAME and CAP_GATEWAY_PASSWORD (Basic) or "
+            "CAP_OAUTH_KEY and CAP_OAUTH_SECRET (OAuth).")
+
+
+def log_start_up_warnings(app: Flask) -> None:
+    """Log, once at start-up, what in the gateway settings looks wrong (no secret is named by value)."""
+    warning = gateway_auth_warning(app.config)
+    if warning:
+        log.warning(warning)
 
 
 def gateway_client() -> GatewayClient:
     """Return the current app's gateway client."""
     return current_app.extensions["gateway_client"]
+
+
+def gateway_auth() -> AuthBase | None:
+    """Return the current app's gateway credentials (for every Capillary client), or None."""
+    return current_app.extensions.get("gateway_auth")
 
 
 def sandbox_state():

@@ -12,7 +12,7 @@ import time
 import requests
 from requests.auth import AuthBase
 
-from gateway.errors import GatewayError, TokenRejected, UnreadableResponse
+from gateway.errors import GatewayCredentialsRejected, GatewayError, UnreadableResponse
 from gateway.payload import intouch_basic_authorization
 
 # What a page shows instead of a credential's value.
@@ -76,7 +76,8 @@ class GatewayOAuth(AuthBase):
         except requests.RequestException as exc:
             raise GatewayError("Could not get an OAuth token from Capillary.") from exc
         if response.status_code in (401, 403):
-            raise TokenRejected("Capillary refused the OAuth key/secret.", status=response.status_code)
+            raise GatewayCredentialsRejected("Capillary refused the OAuth key and secret (CAP_OAUTH_KEY, "
+                                             "CAP_OAUTH_SECRET).", status=response.status_code)
         if response.is_redirect:
             raise GatewayError(f"Capillary's OAuth token URL answered with a redirect ({response.status_code}); "
                                "it was not followed. Check CAP_OAUTH_TOKEN_URL.", status=response.status_code)

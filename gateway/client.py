@@ -7,7 +7,6 @@ a typed :mod:`gateway.errors` exception.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from urllib.parse import quote
@@ -17,7 +16,7 @@ from requests.auth import AuthBase
 
 from gateway import errors
 from gateway.auth import MASKED
-from gateway.envelope import error_facts
+from gateway.envelope import ErrorFacts, error_facts, parse_json
 from gateway.payload import CREATE_PATH, REQUEST_TYPE
 from gateway.transport import Answer, Transport
 from gateway.types import RequestInfo, RequestPage
@@ -166,72 +165,83 @@ def _int(value, default: int) -> int:
         return default
 
 
-def gateway_message(raw: bytes) -> str | None:
-    """Capillary's own words in an error body, with its code when it gives one (any documented shape)."""
-    facts = error_facts(raw)
-    if facts is None or facts.message is None:
-        return None
-    return f"{facts.message} (code {facts.code})" if facts.code is not None else facts.message
-
-
 def _retry_after(answer: Answer) -> float | None:
     value = answer.headers.get("Retry-After", "").strip()
     return float(value) if value.isdigit() else None
 
 
+def _documented_code_error(answer: Answer, facts: ErrorFacts | None) -> errors.GatewayError | None:
+    """The typed error for a documented request-workflow code (§1.5), whatever the HTTP status."""
+    kind = errors.CODE_KINDS.get(facts.code or "") if facts is not None else None
+    if kind is None:
+        return None
+    reason = f" Capillary said: {facts.message}" if facts.message else ""
+    return kind(f"Capillary refused the call with error code {facts.code} (HTTP {answer.status}).{reason}",
+                status=answer.status, detail=facts.message, code=facts.code)
+
+
 def _interpret(answer: Answer) -> dict:
-    """Turn a status and body into parsed JSON or a typed error."""
+    """Turn a status and body into parsed JSON or a typed error.
+
+    A 2xx object with ``data`` is the answer. Otherwise a documented request-workflow code in
+    the body decides the kind whatever the status (§1.5); failing that, the HTTP status does.
+    """
+    body = parse_json(answer.raw)
+    if 200 <= answer.status < 300 and isinstance(body, dict) and "data" in body:
+        return body
+    facts = error_facts(body)
+    code = facts.code if facts is not None else None
+    said = None
+    if facts is not None and facts.message is not None:
+        said = f"{facts.message} (code {code})" if code is not None else facts.message
+    raise _documented_code_error(answer, facts) or _status_error(answer, code, said)
+
+
+def _status_error(answer: Answer, code: str | None, said: str | None) -> errors.GatewayError:
+    """The error for an answer without usable ``data``, by HTTP status (an undocumented code rides along)."""
     status, raw = answer.status, answer.raw
-    said = gateway_message(raw)
     suffix = f" Capillary said: {said}" if said else ""
     if status == 401:
-        raise errors.TokenRejected(
+        return errors.TokenRejected(
             "Capillary refused the sign-in token (401): it is invalid or has expired." + suffix,
-            status=status, detail=said,
+            status=status, detail=said, code=code,
         )
     if status == 403:
-        raise errors.AccessDenied(
+        return errors.AccessDenied(
             "Capillary refused the request (403): this Capillary user lacks the access needed "
             "(CanMakeRequest to submit, CanCheckRequest to approve)." + suffix,
-            status=status, detail=said,
+            status=status, detail=said, code=code,
         )
     if status == 404:
-        raise errors.NotFound("Capillary's gateway answered 404: not found." + suffix,
-                              status=status, detail=said)
+        return errors.NotFound("Capillary's gateway answered 404: not found." + suffix,
+                              status=status, detail=said, code=code)
     if status == 429:
         retry_after = _retry_after(answer)
         wait = f" It asks to wait {retry_after:g} seconds before trying again." if retry_after else ""
-        raise errors.RateLimited(
+        return errors.RateLimited(
             "Capillary is limiting requests (429 Too Many Requests)." + wait + suffix,
-            status=status, detail=said, retry_after=retry_after,
+            status=status, detail=said, code=code, retry_after=retry_after,
         )
     if 400 <= status < 500:
         reason = said or "no reason given"
-        raise errors.GatewayRejected(
-            f"Capillary rejected the request ({status}): {reason}.", status=status, detail=said
+        return errors.GatewayRejected(
+            f"Capillary rejected the request ({status}): {reason}.", status=status, detail=said, code=code
         )
     if status == 503:
-        raise errors.GatewayUnavailable(
-            "Capillary's gateway is temporarily unavailable (503)." + suffix, status=status, detail=said
+        return errors.GatewayUnavailable(
+            "Capillary's gateway is temporarily unavailable (503)." + suffix, status=status, detail=said,
+            code=code,
         )
     if status >= 500:
-        raise errors.GatewayServerError(
+        return errors.GatewayServerError(
             f"Capillary's gateway failed with an internal error ({status})." + suffix,
-            status=status, detail=said,
+            status=status, detail=said, code=code,
         )
     if not 200 <= status < 300:
-        raise errors.UnreadableResponse(f"The gateway answered with an unexpected status {status}.",
+        return errors.UnreadableResponse(f"The gateway answered with an unexpected status {status}.",
                                         status=status)
     if not raw.strip():
-        raise errors.UnreadableResponse("The gateway's answer was empty, so it could not be read.", status=status)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.UnreadableResponse(
-            "The gateway's answer was not JSON, so it could not be read.", status=status
-        ) from exc
-    if not isinstance(body, dict) or "data" not in body:
-        raise errors.UnreadableResponse(
-            "The gateway's answer had no 'data', so it could not be read.", status=status
-        )
-    return body
+        return errors.UnreadableResponse("The gateway's answer was empty, so it could not be read.", status=status)
+    if parse_json(raw) is None:
+        return errors.UnreadableResponse("The gateway's answer was not JSON, so it could not be read.", status=status)
+    return errors.UnreadableResponse("The gateway's answer had no 'data', so it could not be read.", status=status)

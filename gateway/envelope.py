@@ -8,6 +8,9 @@ through :func:`error_facts` whatever the status:
 - flat: ``{"code": 2008, "message": "…"}`` (or ``error`` / ``error_description`` for a message);
 - v1.1: ``{"response": {"status": {"code": 500, "message": "…"}, …"item_status": {"code": 744, …}}}``,
   where the item's status (the customer's own result) says more than the batch's.
+
+A successful v2 answer may carry ``warnings`` (``{"warnings": [{"code": …, "message": …}]}``);
+:func:`warning_texts` reads them in the same forgiving way.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 from dataclasses import dataclass
 
 MESSAGE_MAX = 300
+WARNINGS_MAX = 10
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,24 @@ def error_facts(body) -> ErrorFacts | None:
         if found is not None and (found.code is not None or found.message is not None):
             return found
     return None
+
+
+def warning_texts(body) -> list[str]:
+    """Return a body's ``warnings`` as short texts ("message (code N)"), at most WARNINGS_MAX."""
+    if isinstance(body, bytes | str):
+        body = parse_json(body)
+    warnings = body.get("warnings") if isinstance(body, dict) else None
+    if not isinstance(warnings, list):
+        return []
+    texts = []
+    for warning in warnings[:WARNINGS_MAX]:
+        if isinstance(warning, dict):
+            message, code = _text(warning.get("message")), _code(warning.get("code"))
+            if message or code:
+                texts.append(f"{message} (code {code})" if message and code else message or f"code {code}")
+        elif _text(warning):
+            texts.append(_text(warning))
+    return texts
 
 
 def _v2(body: dict) -> ErrorFacts | None:

@@ -95,8 +95,13 @@ class Transport:
         return session
 
     def call(self, method: str, path: str, headers: dict[str, str], *, body: dict | None = None,
-             params: dict | None = None) -> Answer:
+             params: dict | None = None, renew_auth: bool = True) -> Answer:
         """Send one request to ``base_url + path`` and read its whole answer.
+
+        A 401 while the credentials can be renewed (an OAuth token, which has ``forget()``) is
+        sent once more with a fresh token: a 401 means the call was refused before Capillary
+        acted on it, so even a POST or PUT cannot be applied twice that way. Any other answer,
+        or a failure after sending, is never sent again.
 
         :raises GatewayUnreachable: nothing was sent (refused, unresolvable, connect timeout).
         :raises GatewayTimeout: sent, but no answer in time.
@@ -134,6 +139,10 @@ class Transport:
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.info("gateway call", extra={"method": method, "path": path.split("?")[0],
                                          "status": response.status_code, "elapsed_ms": round(elapsed_ms, 1)})
+        if response.status_code == 401 and renew_auth and callable(getattr(self.auth, "forget", None)):
+            self.auth.forget()
+            log.info("gateway answered 401: trying once more with a new OAuth token")
+            return self.call(method, path, headers, body=body, params=params, renew_auth=False)
         return Answer(response.status_code, response.headers, raw)
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.envelope import ErrorFacts, error_facts
+from gateway.envelope import ErrorFacts, error_facts, warning_texts
 
 V1_1_FAILED = {  # the documented failed example's body (points redemption), docs/CAPILLARY_API.md §2.4
     "response": {
@@ -40,3 +40,11 @@ def test_bodies_that_say_nothing_give_none(raw):
 def test_a_long_message_is_cut():
     facts = error_facts({"errors": [{"code": 1, "message": "x" * 10_000}]})
     assert facts is not None and len(facts.message) == 300
+
+
+def test_warnings_are_read_in_any_shape():
+    assert warning_texts({"warnings": [{"code": 8071, "message": "Points not reversed"}, "Plain words",
+                                       {"status": True, "message": "Only a message"}, {"code": 9}, {}, 5]}) == [
+        "Points not reversed (code 8071)", "Plain words", "Only a message", "code 9"]
+    assert warning_texts({"warnings": []}) == [] and warning_texts(b"not json") == []
+    assert len(warning_texts({"warnings": ["w"] * 50})) == 10

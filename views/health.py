@@ -3,6 +3,8 @@
 - ``/healthz``: the process is up and answering (no database or network call).
 - ``/readyz``: this instance can do its work: the database answers and is at the
   migrations' head, the gateway settings are complete, and Redis answers when jobs use it.
+  Its ``warnings`` name what works but looks wrong (e.g. no gateway auth in real mode); a
+  warning never makes the instance unready.
 """
 
 from __future__ import annotations
@@ -32,7 +34,19 @@ def readyz():
     if current_app.config["REDIS_URL"]:
         checks["redis"] = _redis()
     ready = all(result == "ok" for result in checks.values())
-    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    warnings = _warnings()
+    if warnings:
+        body["warnings"] = warnings
+    return jsonify(body), 200 if ready else 503
+
+
+def _warnings() -> dict[str, str]:
+    """Settings that work but look wrong, by name: the gateway without Basic or OAuth in real mode."""
+    from gateway_setup import gateway_auth_warning
+
+    warning = gateway_auth_warning(current_app.config)
+    return {"gateway_auth": warning} if warning else {}
 
 
 def _database() -> str:
