@@ -18,7 +18,7 @@ ENDPOINT_CHOICES = [
     SelectChoice("list", _l("Listing requests (sync, approvals, reconciliation)")),
 ]
 # The faults a trainer most often shows, first; every other preset follows.
-FEATURED_FAULTS = ("timeout", "500", "401", "400-empty", "unreadable")
+FEATURED_FAULTS = ("timeout", "500", "401", "400-empty", "unreadable", "code-2013", "code-2001", "failed-744")
 
 
 class WholeNumber(IntegerField):

@@ -22,6 +22,12 @@ DEFAULTS = {
     "SANDBOX_AUTO_APPROVE": False,  # §6's auto-approval flag
     "SANDBOX_FORBID_SELF_APPROVAL": False,  # 403 when a maker decides their own request
     "SANDBOX_STALL_SECONDS": 30.0,  # how long the `timeout` fault stalls over a real socket
+    # Gateway credentials the sandbox checks when set (sandbox/auth.py); none by default.
+    "SANDBOX_GATEWAY_USERNAME": "",
+    "SANDBOX_GATEWAY_PASSWORD": "",
+    "SANDBOX_OAUTH_KEY": "",
+    "SANDBOX_OAUTH_SECRET": "",
+    "SANDBOX_OAUTH_TTL_SECONDS": 300,  # §7.3's example ttlSeconds
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -33,7 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
         the same keys are read from environment variables instead, so an embedding app is
         never affected by the environment.
     """
-    from sandbox import api, control  # imported here: nothing is built until an app is made
+    from sandbox import api, auth, control  # imported here: nothing is built until an app is made
 
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
@@ -46,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
         latency_ms=int(app.config["SANDBOX_LATENCY_MS"]),
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(control.bp)
     app.register_error_handler(HTTPException, _http_error)
     return app

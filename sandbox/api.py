@@ -2,19 +2,24 @@
 
 Every call first goes through :func:`_preamble`: a queued fault for the endpoint is consumed
 and answered instead of the normal work, the call is logged, and the configured latency is
-added. Errors use the v2 envelope (:mod:`sandbox.errors`).
+added. Errors use the v2 envelope with Capillary's documented codes where one fits
+(:mod:`sandbox.errors`, §1.5).
 
 Sandbox choices where the reference is silent (NOT FOUND there):
 
-- All four endpoints need non-empty ``X-CAP-API-AUTH-ORG-ID`` and ``X-CAP-UI-AUTH-TOKEN``
-  headers (else 401). Any token is accepted; there is one org, and the org header does not
-  partition requests. Maker and checker access are always granted.
-- Bodies are parsed as JSON whatever the Content-Type says.
-- Only ``CUSTOMER-STATUS-CHANGE`` is simulated; other request types get 400.
-- ``actionName`` must be exactly ``AdminTask`` (the doc's example spelling).
+- All four endpoints need a non-empty ``X-CAP-API-AUTH-ORG-ID`` of digits (missing: 400 code
+  2026; not digits: 400 code 2005) and a non-empty ``X-CAP-UI-AUTH-TOKEN`` (else 401 code 2013),
+  unless valid gateway credentials are configured and sent (:mod:`sandbox.auth`). Any UI token
+  is accepted; there is one org, and the org header does not partition requests. Maker and
+  checker access are always granted (self-approval refused with 403 code 2001 when switched on).
+- Bodies are parsed as JSON whatever the Content-Type says; an invalid body is 400 code 2008.
+- Only ``CUSTOMER-STATUS-CHANGE`` can be created or decided; other request types get 400 code
+  2009. Requests of the other documented types can be seeded, and the list shows them.
+- ``actionName`` must be exactly ``AdminTask`` (the doc's example spelling): else 400 code 2007,
+  as is an unknown requestId (with 404). Deciding a request no longer waiting is 400 code 2002.
 - The list's ``PageNo`` is 0-based (``pagination.number`` looks 0-based in §4.1), ``limit`` must
   be 1..100, empty query values count as absent, and requests without an ``endTime`` sort
-  last when sorting by ``endDate``.
+  last when sorting by ``endDate``; a bad ``sortBy`` is code 2011, a bad ``sortOrder`` 2012.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import math
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from sandbox import workflow
-from sandbox.errors import GatewayError, handle_gateway_error
-from sandbox.faults import fault_response, stall
+from sandbox.auth import gateway_principal
+from sandbox.errors import GatewayError, coded, handle_gateway_error
+from sandbox.faults import TASK_FAULTS, fault_response, stall
 from sandbox.state import SandboxState
 from sandbox.workflow import ADMIN_KEY, TASK_KEY
 
@@ -54,7 +60,12 @@ def _preamble() -> Response | None:
     """Apply faults, log the call and add latency, before any normal work."""
     state = _state()
     endpoint = _FAULT_ENDPOINTS.get(request.endpoint or "", "any")
-    fault = state.take_fault(endpoint)
+    # A task fault changes how an approved task runs, so only the calls that run one take it.
+    runs_task = endpoint == "approve" or (endpoint == "create" and state.settings()["auto_approve"])
+    fault = state.take_fault(endpoint, task_faults=runs_task)
+    if fault in TASK_FAULTS:
+        g.task_fault = fault
+        fault = None
     if fault == "refused":
         # A refused connection never delivers the call: no log entry, no latency.
         return fault_response(fault, request.environ, 0)
@@ -89,14 +100,14 @@ def create(request_type: str) -> Response:
     body = _json_body()
     problems = validate_create(body)
     if problems:
-        raise GatewayError(400, *problems)
+        raise coded(2008, *problems)
     new = workflow.new_request(user_id=user_id, user_name=user_name, task=body["payload"][TASK_KEY])
     state = _state()
     then = None
     if state.settings()["auto_approve"]:
         # Like the auto-approved example in §2.4: no AdminTask-Payload, no checker fields.
         def then(req: dict, customers: list[dict]) -> None:
-            workflow.run_task(req, customers, org_id)
+            workflow.run_task(req, customers, org_id, fault=g.get("task_fault"))
 
     created = state.add_request(new, body["entityInfo"], org_id, then=then)
     return jsonify({"data": created})
@@ -110,27 +121,28 @@ def decide(request_type: str) -> Response:
     body = _json_body()
     problems = validate_decision(body)
     if problems:
-        raise GatewayError(400, *problems)
+        # 2007 names the request ID and action name; anything else is an invalid payload.
+        about_ids = any(p.startswith(("requestId", "actionName")) for p in problems)
+        raise coded(2007 if about_ids else 2008, *problems)
     request_id = body["requestId"]
     admin = body["payload"][ADMIN_KEY]
     decision, message = admin["actionDecision"], admin["actionMessage"]
     forbid_self = _state().settings()["forbid_self_approval"]
+    task_fault = g.get("task_fault")
 
     def change(req: dict, customers: list[dict]) -> None:
         if req["state"] != "AdminTask":
-            raise GatewayError(
-                400, f"Request {request_id} is not waiting for an admin task (state: {req['state']})"
-            )
+            raise coded(2002, f"Request {request_id} is not waiting for an admin task (state: {req['state']})")
         if forbid_self and req["userId"] == user_id:
             # What Capillary's ValidateCheckerAccess step would refuse.
-            raise GatewayError(403, "The checker may not approve or reject their own request")
+            raise coded(2001, "The checker may not approve or reject their own request", status=403)
         workflow.record_decision(req, decision, message)
         if decision == "approved":
-            workflow.run_task(req, customers, org_id)
+            workflow.run_task(req, customers, org_id, fault=task_fault)
 
     updated = _state().update_request(request_id, change)
     if updated is None:
-        raise GatewayError(404, f"Request {request_id} not found")
+        raise coded(2007, f"Request {request_id} not found", status=404)
     return jsonify({"data": updated})
 
 
@@ -140,7 +152,7 @@ def get_one(request_id: str) -> Response:
     _identify()
     found = _state().get_request(request_id)
     if found is None:
-        raise GatewayError(404, f"Request {request_id} not found")
+        raise coded(2007, f"Request {request_id} not found", status=404)
     return jsonify({"data": found})
 
 
@@ -168,14 +180,22 @@ def list_all() -> Response:
 
 
 def _identify() -> tuple[str, int, str]:
-    """Check the gateway headers; return ``(org_id, user_id, user_name)`` or raise 401."""
+    """Check the gateway headers; return ``(org_id, user_id, user_name)`` or raise the documented error."""
+    principal = gateway_principal()  # 401 code 2013 when configured credentials are wrong
     org_id = request.headers.get("X-CAP-API-AUTH-ORG-ID", "").strip()
     token = request.headers.get("X-CAP-UI-AUTH-TOKEN", "").strip()
-    missing = [name for name, value in (("X-CAP-API-AUTH-ORG-ID", org_id),
-                                        ("X-CAP-UI-AUTH-TOKEN", token)) if not value]
-    if missing:
-        raise GatewayError(401, *(f"Missing or empty {name} header" for name in missing))
-    user_id, user_name = identify(token)
+    if not org_id:
+        raise coded(2026, "Missing or empty X-CAP-API-AUTH-ORG-ID header")
+    if not org_id.isdigit():
+        raise coded(2005, "X-CAP-API-AUTH-ORG-ID must be an organisation ID (digits)")
+    if token:
+        user_id, user_name = identify(token)
+    elif principal is not None:
+        # Capillary's own cURL sample: Basic credentials and an empty UI token (§1.2).
+        user_id, user_name = identify(principal)
+        user_name = principal
+    else:
+        raise coded(2013, "Missing or empty X-CAP-UI-AUTH-TOKEN header", status=401)
     return org_id, user_id, user_name
 
 
@@ -225,16 +245,16 @@ def _check_request_type(request_type: str) -> None:
     if request_type == workflow.REQUEST_TYPE_PATH:
         return
     if request_type in workflow.KNOWN_REQUEST_TYPES or request_type == "RETRO-TRANSACTION":
-        raise GatewayError(400, f"Request type {request_type} is not simulated by the sandbox; "
-                                f"only {workflow.REQUEST_TYPE_PATH} is")
-    raise GatewayError(400, f"Unknown request type '{request_type}'")
+        raise coded(2009, f"Request type {request_type} is not simulated by the sandbox; "
+                          f"only {workflow.REQUEST_TYPE_PATH} is")
+    raise coded(2009, f"Unknown request type '{request_type}'")
 
 
 def _json_body():
     try:
         return json.loads(request.get_data(cache=True))
     except (ValueError, UnicodeDecodeError):
-        raise GatewayError(400, "Request body is not valid JSON") from None
+        raise coded(2008, "Request body is not valid JSON") from None
 
 
 def _text(value) -> bool:
@@ -354,11 +374,14 @@ def parse_list_query(args) -> dict:
         problems.append("startDate must not be after endDate")
 
     query["sortBy"] = value("sortBy") or "startDate"
+    code = None
     if query["sortBy"] not in ("startDate", "endDate"):
         problems.append("sortBy must be startDate or endDate")
+        code = 2011
     query["sortOrder"] = (value("sortOrder") or "desc").lower()
     if query["sortOrder"] not in ("asc", "desc"):
         problems.append("sortOrder must be asc or desc")
+        code = code or 2012
     limit = _parse(value("limit"), int, "limit must be a whole number", problems)
     query["limit"] = 10 if limit is None else limit
     if not 1 <= query["limit"] <= 100:
@@ -367,7 +390,7 @@ def parse_list_query(args) -> dict:
     if query["PageNo"] < 0:
         problems.append("PageNo must be 0 or more (pages count from 0)")
     if problems:
-        raise GatewayError(400, *problems)
+        raise coded(code, *problems) if code else GatewayError(400, *problems)
     return query
 
 

@@ -32,6 +32,7 @@ _SEED_FIELDS = {
     "userId": "user_id",
     "userName": "user_name",
     "orgId": "org_id",
+    "requestType": "request_type",
 }
 
 
@@ -133,6 +134,13 @@ def seed() -> Response:
     except ValueError as exc:
         raise GatewayError(400, str(exc)) from None
     return jsonify({"data": _state().get_request(request_id)}), 201
+
+
+@bp.post("/oauth/expire")
+def expire_oauth_tokens() -> Response:
+    """Make every OAuth token issued so far expire (a client must fetch a new one)."""
+    _state().expire_oauth_tokens()
+    return jsonify({"ok": True})
 
 
 @bp.get("/calls")

@@ -1,7 +1,11 @@
 """Fault presets: what the next matching gateway call does instead of its normal work.
 
 A fault is queued by kind (see :data:`FAULT_KINDS`) for one endpoint (:data:`ENDPOINTS`).
-Most kinds are plain HTTP answers. Three act on the connection itself:
+Most kinds are plain HTTP answers; ``code-2001`` … ``code-2030`` answer 400 with one of
+Capillary's documented request-workflow codes in the v2 envelope (docs/CAPILLARY_API.md §1.5).
+The *task* fault ``failed-744`` is not an answer: the next approval (or auto-approval) runs
+normally, but its Intouch task fails in the documented failed shape (§2.4). Three kinds act on
+the connection itself:
 
 - ``timeout``: stall. In-process (through :mod:`sandbox.transport`) the stall lasts at most the
   caller's read timeout, then the adapter raises ``requests.ReadTimeout``. Over a real socket
@@ -29,7 +33,7 @@ from collections.abc import Iterator
 
 from flask import Response, jsonify
 
-from sandbox.errors import error_response
+from sandbox.errors import CODES, error_response
 
 TRANSPORT_KEY = "sandbox.transport"
 ENDPOINTS = ("create", "approve", "get", "list", "any")
@@ -63,8 +67,37 @@ PRESETS = {
     "huge": N_("200 with a ~30 MB JSON body."),
     "reset": N_("The connection is reset after the request was sent."),
     "refused": N_("The connection is refused before anything is sent."),
+    "failed-744": N_("The next approval runs, but the task fails as in Capillary's documented example: "
+                     "HTTP 200, a status_code 744 header and a v1.1 body."),
+    # Capillary's request-workflow codes (§1.5), each answered with 400 and the v2 envelope.
+    "code-2001": N_("Code 2001: the Capillary user has no permission."),
+    "code-2002": N_("Code 2002: the workflow was already completed by a user."),
+    "code-2005": N_("Code 2005: the organisation header is missing or invalid."),
+    "code-2007": N_("Code 2007: wrong request ID or action name."),
+    "code-2008": N_("Code 2008: invalid payload."),
+    "code-2009": N_("Code 2009: request type not supported."),
+    "code-2011": N_("Code 2011: the list cannot be sorted on that field."),
+    "code-2012": N_("Code 2012: invalid sort order."),
+    "code-2013": N_("Code 2013: verification failed (invalid credentials or identity service down)."),
+    "code-2014": N_("Code 2014: earning entity ID missing or invalid."),
+    "code-2015": N_("Code 2015: invalid goodwill points."),
+    "code-2018": N_("Code 2018: invalid maximum goodwill points property."),
+    "code-2019": N_("Code 2019: invalid auto-approval property."),
+    "code-2020": N_("Code 2020: workflow configuration not supported."),
+    "code-2021": N_("Code 2021: no workflow for this ID, or it is inactive."),
+    "code-2022": N_("Code 2022: the URI could not be built from the payload."),
+    "code-2023": N_("Code 2023: the task's headers could not be parsed."),
+    "code-2024": N_("Code 2024: the workflow could not be built or deployed."),
+    "code-2026": N_("Code 2026: the organisation header is missing."),
+    "code-2027": N_("Code 2027: hostname missing in the workflow's extension properties."),
+    "code-2028": N_("Code 2028: path missing in the workflow's extension properties."),
+    "code-2029": N_("Code 2029: method missing in the workflow's extension properties."),
+    "code-2030": N_("Code 2030: the upload to the file service failed."),
 }
 FAULT_KINDS = tuple(PRESETS)
+# Faults that change how the next approved task runs instead of answering the call.
+TASK_FAULTS = frozenset({"failed-744"})
+CODE_PREFIX = "code-"
 
 _STATUS_MESSAGES = {
     500: "Internal server error",
@@ -115,6 +148,9 @@ def fault_response(kind: str, environ: dict, stall_seconds: float) -> Response:
         return error_response(504, "Gateway timeout: upstream service took too long")
     if kind in ("reset", "refused"):
         return _drop_connection(environ, kind)
+    if kind.startswith(CODE_PREFIX):
+        code = int(kind.removeprefix(CODE_PREFIX))
+        return error_response(400, CODES[code], code=code)
     if kind.isdigit() and int(kind) in _STATUS_MESSAGES:
         return error_response(int(kind), _STATUS_MESSAGES[int(kind)])
     if kind == "429":

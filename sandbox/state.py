@@ -9,14 +9,16 @@ app's trainer page, tests, the sandbox's own API) never see a half-made change.
 from __future__ import annotations
 
 import copy
+import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sandbox import workflow
-from sandbox.faults import ENDPOINTS, FAULT_KINDS
+from sandbox.faults import ENDPOINTS, FAULT_KINDS, TASK_FAULTS
 
 CALL_LOG_SIZE = 500
 # The "other maker" of seeded requests, as if raised in Capillary's own UI.
@@ -89,6 +91,8 @@ class SandboxState:
             self._calls: deque[dict] = deque(maxlen=CALL_LOG_SIZE)
             self._created_count = 0
             self._seq = 0
+            self._oauth_tokens: dict[str, float] = {}  # token -> expiry (time.monotonic())
+            self._oauth_issued = 0
 
     # -- settings --------------------------------------------------------------------------
 
@@ -112,6 +116,34 @@ class SandboxState:
         value = _latency(latency_ms)
         with self._lock:
             self._settings["latency_ms"] = value
+
+    # -- OAuth tokens (sandbox/auth.py) -------------------------------------------------------
+
+    def issue_oauth_token(self, ttl_seconds: int) -> str:
+        """Issue a new OAuth token valid for ``ttl_seconds``; a reset forgets every token."""
+        token = "sandbox-oauth-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._oauth_issued += 1
+            now = time.monotonic()
+            self._oauth_tokens = {t: end for t, end in self._oauth_tokens.items() if end > now}
+            self._oauth_tokens[token] = now + ttl_seconds
+        return token
+
+    def oauth_token_valid(self, token: str) -> bool:
+        """Whether ``token`` was issued here and has not expired."""
+        with self._lock:
+            return self._oauth_tokens.get(token, 0.0) > time.monotonic()
+
+    @property
+    def oauth_tokens_issued(self) -> int:
+        """How many OAuth tokens were issued since the last reset."""
+        with self._lock:
+            return self._oauth_issued
+
+    def expire_oauth_tokens(self) -> None:
+        """Make every issued token expire now (to show a client renewing its token)."""
+        with self._lock:
+            self._oauth_tokens.clear()
 
     # -- customers -------------------------------------------------------------------------
 
@@ -146,10 +178,16 @@ class SandboxState:
         with self._lock:
             return [{"kind": f.kind, "endpoint": f.endpoint, "remaining": f.remaining} for f in self._faults]
 
-    def take_fault(self, endpoint: str) -> str | None:
-        """Consume one queued fault matching ``endpoint`` (oldest first); return its kind or None."""
+    def take_fault(self, endpoint: str, *, task_faults: bool = True) -> str | None:
+        """Consume one queued fault matching ``endpoint`` (oldest first); return its kind or None.
+
+        ``task_faults=False`` leaves task faults (:data:`sandbox.faults.TASK_FAULTS`) queued: only
+        a call that runs an approved task can use one.
+        """
         with self._lock:
             for fault in self._faults:
+                if not task_faults and fault.kind in TASK_FAULTS:
+                    continue
                 if fault.endpoint in (endpoint, "any"):
                     fault.remaining -= 1
                     if fault.remaining == 0:
@@ -258,16 +296,21 @@ class SandboxState:
         user_id: int = FOREIGN_USER_ID,
         user_name: str = FOREIGN_USER_NAME,
         org_id: str = "0",
+        request_type: str = workflow.REQUEST_TYPE_PATH,
     ) -> str:
         """Create a request as if another maker raised it in Capillary's UI; return its requestId.
 
         ``entity_info`` keys override the documented example's IDs. ``state`` is one of
         AdminTask/approved/rejected/failed; a decided one gets the matching details and an
         ``end_time`` (default: five minutes after the start). ``start_time`` is a datetime or
-        ``YYYY-MM-DDTHH:MM:SS`` (default: now). Raise ValueError on bad values.
+        ``YYYY-MM-DDTHH:MM:SS`` (default: now). ``request_type`` is one of the documented path
+        types (§4.2); another type than CUSTOMER-STATUS-CHANGE gets a task of its own kind and
+        shows in the list (filtered by ``requestType`` like any other). Raise ValueError on bad values.
         """
         if state not in workflow.STATES:
             raise ValueError(f"state must be one of {', '.join(workflow.STATES)}")
+        if request_type not in workflow.KNOWN_REQUEST_TYPES:
+            raise ValueError(f"request_type must be one of {', '.join(workflow.KNOWN_REQUEST_TYPES)}")
         if isinstance(start_time, datetime):
             start_time = start_time.strftime(workflow.TIME_FORMAT)
         start_time = start_time or workflow.now_text()
@@ -275,10 +318,13 @@ class SandboxState:
             if value is not None:
                 _check_time(name, value)
         entity = {**DEFAULT_ENTITY_INFO, **(entity_info or {})}
-        task = workflow.new_task(identifier_name=identifier_name, identifier_value=identifier_value,
-                                 label=label, reason=reason, source=source)
+        if request_type == workflow.REQUEST_TYPE_PATH:
+            task = workflow.new_task(identifier_name=identifier_name, identifier_value=identifier_value,
+                                     label=label, reason=reason, source=source)
+        else:
+            task = workflow.other_task(request_type, reason)
         request = workflow.new_request(user_id=int(user_id), user_name=user_name, task=task,
-                                       start_time=start_time)
+                                       start_time=start_time, request_type=request_type.lower())
         workflow.settle_seed(request, state, end_time or workflow.later(start_time), org_id)
         with self._lock:
             self._store(request, entity, org_id)

@@ -7,6 +7,8 @@ while holding its lock, so a request is never decided twice. Shapes follow docs/
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -74,6 +76,25 @@ DELETION_NOT_ALLOWED = (
 )
 UNKNOWN_LABEL = 400
 
+# §2.4's failed example (a points redemption): HTTP 200, status_code 744 in the headers and a
+# v1.1 body whose item status carries the reason. The `failed-744` fault answers with it.
+DOCUMENTED_FAILURE_BODY = {
+    "response": {
+        "status": {"success": False, "code": 500, "message": "All requests have failed due to errors"},
+        "responses": {"redemption": [{"item_status": {"success": False, "code": 744,
+                                                      "message": "Reference number already exists"}}]},
+    },
+}
+# The till a task runs as when its inner Authorization names none (Basic user = till, §7.2).
+DEFAULT_TILL = "sandbox.till"
+# Downstream tasks of the other documented request types (§4.2), for seeded requests.
+OTHER_TASKS = {
+    "POINTS-REDEMPTION": ("POST", "/v1.1/points/redeem"),
+    "GOODWILL-POINTS": ("POST", "/internal/goodwill/"),
+    "EARN-BADGE": ("POST", "/api_gateway/v1/badges/customer/earn"),
+    "ISSUE-BADGE": ("POST", "/api_gateway/v1/badges/badgeMeta/customer/issueBulk"),
+}
+
 
 def now_text() -> str:
     """Current time as the gateway prints it: UTC, seconds, no zone (the sandbox's reading)."""
@@ -85,13 +106,14 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, TIME_FORMAT)
 
 
-def new_request(*, user_id: int, user_name: str, task: dict, start_time: str | None = None) -> dict:
+def new_request(*, user_id: int, user_name: str, task: dict, start_time: str | None = None,
+                request_type: str = REQUEST_TYPE) -> dict:
     """Return a freshly created request waiting at the admin task (§1.4)."""
     return {
         "requestId": str(uuid.uuid1()),
         "userId": user_id,
         "userName": user_name,
-        "requestType": REQUEST_TYPE,
+        "requestType": request_type,
         "state": "AdminTask",
         "startTime": start_time or now_text(),
         "endTime": None,
@@ -132,6 +154,14 @@ def new_task(
     }
 
 
+def other_task(request_type: str, reason: str) -> dict:
+    """Return a plausible ``IntouchAPITask-Payload`` of another documented request type (§4.2)."""
+    method, path = OTHER_TASKS[request_type]
+    return {"hostname": "https://eu.api.capillarytech.com", "path": path, "method": method, "pathParams": {},
+            "queryParams": {}, "body": {"notes": reason},
+            "headers": {"Authorization": "Basic c2FuZGJveC51aS50aWxsOnNhbmRib3g=", "content-type": "application/json"}}
+
+
 def record_decision(request: dict, decision: str, message: str) -> None:
     """Record a checker's decision; a rejection ends the request (§2.3)."""
     details = request["details"]
@@ -143,21 +173,55 @@ def record_decision(request: dict, decision: str, message: str) -> None:
         request["endTime"] = now_text()
 
 
-def run_task(request: dict, customers: list[dict], org_id: str) -> None:
+def run_task(request: dict, customers: list[dict], org_id: str, *, fault: str | None = None) -> None:
     """Run the approved Intouch task against ``customers`` and settle the request.
 
     Success changes the customer's label (and status) and leaves the request ``approved``;
     an Intouch error leaves it ``failed`` with the error in ``IntouchAPITask_Output`` (§2.4).
+    ``fault="failed-744"`` fails it in the documented failed shape instead, changing nothing.
     """
     task = request["details"].get(TASK_KEY) or {}
+    till = task_till(task)
+    if fault == "failed-744":
+        request["state"] = "failed"
+        request["details"]["IntouchAPITask_Output"] = documented_failure_output(org_id, till)
+        request["endTime"] = now_text()
+        return
+    before = find_customer(customers, *_identifier(task))
+    label_before = before["label"] if before is not None else None
     outcome = _apply_status_change(task, customers)
     if outcome is None:
         request["state"] = "approved"
-        request["details"]["IntouchAPITask_Output"] = success_output(org_id)
+        warnings = []
+        if label_before is not None and label_before == (task.get("body") or {}).get("label"):
+            # Sandbox's choice: setting the label a customer already has succeeds with a warning.
+            warnings.append({"status": True, "message": f"Customer already has the label '{label_before}'"})
+        request["details"]["IntouchAPITask_Output"] = success_output(org_id, till, warnings=warnings)
     else:
         request["state"] = "failed"
-        request["details"]["IntouchAPITask_Output"] = failure_output(*outcome, org_id=org_id)
+        request["details"]["IntouchAPITask_Output"] = failure_output(*outcome, org_id=org_id, till=till)
     request["endTime"] = now_text()
+
+
+def task_till(task: dict) -> str:
+    """The till a task runs as: the user in its inner ``Authorization: Basic`` header (§7.2)."""
+    headers = task.get("headers") if isinstance(task.get("headers"), dict) else {}
+    value = next((v for k, v in headers.items() if k.lower() == "authorization" and isinstance(v, str)), "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            user = ""
+        if user.strip():
+            return user.strip()
+    return DEFAULT_TILL
+
+
+def _identifier(task: dict) -> tuple[str, str]:
+    query = task.get("queryParams") if isinstance(task.get("queryParams"), dict) else {}
+    name, value = query.get("identifierName"), query.get("identifierValue")
+    return (name if isinstance(name, str) else ""), (value if isinstance(value, str) else "")
 
 
 def settle_seed(request: dict, state: str, end_time: str, org_id: str) -> None:
@@ -169,10 +233,11 @@ def settle_seed(request: dict, state: str, end_time: str, org_id: str) -> None:
     if state == "AdminTask":
         return
     record_decision(request, "rejected" if state == "rejected" else "approved", "Decided in Capillary UI")
+    till = task_till(request["details"].get(TASK_KEY) or {})
     if state == "approved":
-        request["details"]["IntouchAPITask_Output"] = success_output(org_id)
+        request["details"]["IntouchAPITask_Output"] = success_output(org_id, till)
     elif state == "failed":
-        request["details"]["IntouchAPITask_Output"] = failure_output(*CUSTOMER_NOT_FOUND, org_id=org_id)
+        request["details"]["IntouchAPITask_Output"] = failure_output(*CUSTOMER_NOT_FOUND, org_id=org_id, till=till)
     request["state"] = state
     request["endTime"] = end_time
 
@@ -195,25 +260,33 @@ def find_customer(customers: list[dict], identifier_name: str, identifier_value:
     return None
 
 
-def success_output(org_id: str) -> dict:
+def success_output(org_id: str, till: str = DEFAULT_TILL, *, warnings: list | None = None) -> dict:
     """``IntouchAPITask_Output`` of a successful status update (§2.4's example)."""
     return {
         "status": 200.0,
-        "headers": _output_headers("200", org_id, ok=True),
-        "body": {"warnings": []},
+        "headers": _output_headers("200", org_id, till, ok=True),
+        "body": {"warnings": list(warnings or [])},
     }
 
 
-def failure_output(code: int | str, message: str, *, org_id: str) -> dict:
+def failure_output(code: int | str, message: str, *, org_id: str, till: str = DEFAULT_TILL) -> dict:
     """``IntouchAPITask_Output`` of a failed status update.
 
     Sandbox's choice: HTTP status 400.0 with the v2 error envelope; the docs show no example.
     """
     return {
         "status": 400.0,
-        "headers": _output_headers(str(code), org_id, ok=False),
+        "headers": _output_headers(str(code), org_id, till, ok=False),
         "body": {"errors": [{"status": False, "code": code, "message": message}]},
     }
+
+
+def documented_failure_output(org_id: str, till: str = DEFAULT_TILL) -> dict:
+    """``IntouchAPITask_Output`` exactly shaped like §2.4's failed example: 200, header 744, a v1.1 body."""
+    headers = _output_headers("744", org_id, till, ok=False)
+    # The other spelling of the downstream request id that Capillary's examples use.
+    headers["X-Cap-RequestID"] = headers.pop("X-CAP-REQUEST-ID")
+    return {"status": 200.0, "headers": headers, "body": copy.deepcopy(DOCUMENTED_FAILURE_BODY)}
 
 
 def _apply_status_change(task: dict, customers: list[dict]) -> tuple[int | str, str] | None:
@@ -242,14 +315,16 @@ def _apply_status_change(task: dict, customers: list[dict]) -> tuple[int | str, 
     return None
 
 
-def _output_headers(status_code: str, org_id: str, *, ok: bool) -> dict:
+def _output_headers(status_code: str, org_id: str, till: str, *, ok: bool) -> dict:
+    """The downstream call's response headers, the full set §2.4's example shows (maps of lists)."""
     return {
+        # Printed with the placeholder in the doc's example (§2.4); kept as printed.
+        "uri_path": ["/v2/customers/{id}/status"],
         "org_id": [org_id],
         "status_code": [status_code],
         "success": ["1" if ok else "0"],
         "fail": ["0" if ok else "1"],
-        # Printed with the placeholder in the doc's example (§2.4); kept as printed.
-        "uri_path": ["/v2/customers/{id}/status"],
+        "till": [till],
         "X-CAP-REQUEST-ID": [str(uuid.uuid4())],
     }
 

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from sandbox import create_app
-from sandbox.faults import FAULT_KINDS
+from sandbox.errors import CODES
+from sandbox.faults import FAULT_KINDS, TASK_FAULTS
 from sandbox.state import CALL_LOG_SIZE, FOREIGN_USER_ID
 from sandbox.transport import SANDBOX_BASE_URL, SandboxAdapter, mount_sandbox
 from tests.live_server import serve_wsgi
@@ -73,9 +74,10 @@ def _jwt(claims: dict) -> str:
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
-def _messages(response: requests.Response) -> str:
+def _messages(response: requests.Response, code: int | None = None) -> str:
+    """The envelope's messages; every entry carries ``code`` (Capillary's, §1.5), else the HTTP status."""
     errors = response.json()["errors"]
-    assert all(e["status"] is False and e["code"] == response.status_code for e in errors)
+    assert all(e["status"] is False and e["code"] == (code or response.status_code) for e in errors)
     return " | ".join(e["message"] for e in errors)
 
 
@@ -197,14 +199,15 @@ def test_user_id_is_stable_per_token_and_read_from_jwt_claims(inproc):
 
 
 @pytest.mark.parametrize(
-    ("org", "token", "missing"),
-    [(None, MAKER, "X-CAP-API-AUTH-ORG-ID"), (ORG, None, "X-CAP-UI-AUTH-TOKEN"), (ORG, "", "X-CAP-UI-AUTH-TOKEN"),
-     ("", MAKER, "X-CAP-API-AUTH-ORG-ID")],
+    ("org", "token", "missing", "status", "code"),
+    [(None, MAKER, "X-CAP-API-AUTH-ORG-ID", 400, 2026), (ORG, None, "X-CAP-UI-AUTH-TOKEN", 401, 2013),
+     (ORG, "", "X-CAP-UI-AUTH-TOKEN", 401, 2013), ("", MAKER, "X-CAP-API-AUTH-ORG-ID", 400, 2026),
+     ("fifty", MAKER, "X-CAP-API-AUTH-ORG-ID", 400, 2005)],
 )
-def test_create_without_gateway_headers_is_401(gw, state, org, token, missing):
+def test_create_without_gateway_headers_gives_the_documented_code(gw, state, org, token, missing, status, code):
     response = gw.create(org=org, token=token)
-    assert response.status_code == 401
-    assert missing in _messages(response)
+    assert response.status_code == status
+    assert missing in _messages(response, code)
     assert state.created_count == 0
 
 
@@ -235,13 +238,13 @@ INVALID_FIELDS = [
 def test_create_with_an_invalid_field_is_400_naming_it(gw, state, path, value, field):
     response = gw.create(_with(create_body(), path, value))
     assert response.status_code == 400
-    assert field in _messages(response)
+    assert field in _messages(response, 2008)
     assert state.created_count == 0
 
 
 def test_create_reports_every_invalid_field_at_once(inproc):
     body = _with(_with(create_body(), ("entityInfo", "tillId"), ""), ("payload", TASK, "method"), "GET")
-    messages = _messages(inproc.create(body))
+    messages = _messages(inproc.create(body), 2008)
     assert "entityInfo.tillId" in messages and ".method must be PUT" in messages
 
 
@@ -252,16 +255,16 @@ def test_create_reports_every_invalid_field_at_once(inproc):
 def test_create_with_an_unusable_body_is_400(gw, state, data, words):
     response = gw.call("POST", CREATE, data=data, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert words in _messages(response)
+    assert words in _messages(response, 2008)
     assert state.created_count == 0
 
 
 @pytest.mark.parametrize(("request_type", "words"),
                          [("POINTS-REDEMPTION", "not simulated"), ("customer-status-change", "Unknown request type")])
-def test_create_of_another_request_type_is_400(gw, state, request_type, words):
+def test_create_of_another_request_type_is_400_code_2009(gw, state, request_type, words):
     response = gw.call("POST", f"{GW}/{request_type}", json=create_body())
     assert response.status_code == 400
-    assert words in _messages(response)
+    assert words in _messages(response, 2009)
     assert state.created_count == 0
 
 
@@ -354,12 +357,12 @@ def test_reject_ends_the_request_without_running_the_task(gw, state):
 
 
 @pytest.mark.parametrize("second", ["approved", "rejected"])
-def test_deciding_twice_is_400(gw, state, second):
+def test_deciding_twice_is_400_code_2002(gw, state, second):
     request_id = gw.created_id()
     assert gw.decide(request_id, "approved").status_code == 200
     response = gw.decide(request_id, second)
     assert response.status_code == 400
-    assert _messages(response) == f"Request {request_id} is not waiting for an admin task (state: approved)"
+    assert _messages(response, 2002) == f"Request {request_id} is not waiting for an admin task (state: approved)"
     assert state.get_request(request_id)["details"]["AdminTask_Output"] == "approved"
 
 
@@ -377,7 +380,7 @@ def test_self_approval_is_403_only_when_forbidden(gw, state):
 def test_decide_an_unknown_request_is_404(gw):
     response = gw.decide(str(uuid.uuid1()))
     assert response.status_code == 404
-    assert "not found" in _messages(response)
+    assert "not found" in _messages(response, 2007)
 
 
 @pytest.mark.parametrize(
@@ -391,7 +394,7 @@ def test_decide_with_an_invalid_field_is_400_naming_it(gw, state, path, value, f
     request_id = gw.created_id()
     response = gw.call("PUT", CREATE, token=CHECKER, json=_with(decision_body(request_id), path, value))
     assert response.status_code == 400
-    assert field in _messages(response)
+    assert field in _messages(response, 2007 if field in ("requestId", "actionName") else 2008)
     assert state.get_request(request_id)["state"] == "AdminTask"
 
 
@@ -427,7 +430,7 @@ def test_get_returns_the_request_or_404(gw):
     assert gw.get(created["requestId"]).json() == {"data": created}
     missing = gw.get("no-such-request")
     assert missing.status_code == 404
-    assert "no-such-request" in _messages(missing)
+    assert "no-such-request" in _messages(missing, 2007)
     assert gw.get(created["requestId"], token=None).status_code == 401
 
 
@@ -504,11 +507,12 @@ def test_list_sorts_by_start_or_end_date(gw, state):
 def test_list_with_bad_values_is_400(gw, params, words):
     response = gw.list(**params)
     assert response.status_code == 400
-    assert words in _messages(response)
+    assert words in _messages(response, {"sortBy": 2011, "sortOrder": 2012}.get(next(iter(params))))
 
 
 def test_list_needs_the_gateway_headers(gw):
-    assert gw.call("GET", f"{GW}/requests", org=None).status_code == 401
+    assert gw.call("GET", f"{GW}/requests", org=None).status_code == 400  # code 2026
+    assert gw.call("GET", f"{GW}/requests", token=None).status_code == 401  # code 2013
 
 
 # -- auto-approval (§6) --------------------------------------------------------------------------
@@ -569,11 +573,13 @@ HTTP_FAULTS = {
     "no-data": (200, _no_data),
     "not-json": (200, lambda r: r.headers["Content-Type"].startswith("text/plain") and _not_json(r)),
     "unreadable": (200, lambda r: r.headers["Content-Type"].startswith("text/plain") and _not_json(r)),
+    **{kind: (400, lambda r, kind=kind: _messages(r, int(kind.removeprefix("code-"))) == CODES[int(kind[5:])])
+       for kind in FAULT_KINDS if kind.startswith("code-")},
 }
 
 
 def test_every_fault_kind_is_tested():
-    assert set(FAULT_KINDS) == set(HTTP_FAULTS) | {"timeout", "reset", "refused", "huge"}
+    assert set(FAULT_KINDS) == set(HTTP_FAULTS) | {"timeout", "reset", "refused", "huge"} | TASK_FAULTS
 
 
 @pytest.mark.parametrize("kind", list(HTTP_FAULTS))
