@@ -40,6 +40,7 @@ class Decision(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=DECISION_SENDING)
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(40))  # Capillary's code, to word it later
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -63,7 +63,15 @@ class TrackedRequest(db.Model):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
     error_kind: Mapped[str | None] = mapped_column(String(32))
-    error_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)  # an English record, for logs and support
+    # What a page needs to word the failure in the reader's language (services/lifecycle/wording.py):
+    # Capillary's error code, its own message and the HTTP status.
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    error_status: Mapped[int | None] = mapped_column()
+    # Capillary's id of the downstream call that ran the approved task (X-CAP-REQUEST-ID, §2.4):
+    # the first thing Capillary's support asks for; a column so the bulk results file can list it.
+    downstream_request_id: Mapped[str | None] = mapped_column(String(128))
 
     # Who submitted it: the app's user (services.people.identity) or, for imported ones, Capillary's userName.
     submitted_by: Mapped[str | None] = mapped_column(String(255))

@@ -248,7 +248,9 @@ def test_own_approval_refused_with_403_is_explained(tmp_path, valid_form):
     sign_in(checker, "checker")
     pk = submit(client, valid_form)
     html = _decide(checker, pk).get_data(as_text=True)
-    assert "(403)" in html and "another checker must decide it" in html
+    # 403 with code 2001: worded as a missing permission, Capillary's own message and code shown.
+    assert "no permission for this" in html and "another checker must decide it" in html
+    assert "code 2001: “The checker may not approve or reject their own request”" in html
     assert record(app, pk).state == "AdminTask"
 
 

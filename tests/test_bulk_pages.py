@@ -130,8 +130,9 @@ def test_the_results_file_has_every_line(app, client, sandbox):
     response = client.get(f"/bulk/{batch_id}/results.csv")
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["line", "requestId", "state", "error"]
-    by_line = {int(row[0]): row[1:] for row in rows[1:]}
+    assert rows[0] == ["line", "requestId", "state", "error", "downstreamRequestId"]
+    by_line = {int(row[0]): row[1:4] for row in rows[1:]}
+    assert all(row[4] == "" for row in rows[1:])  # none approved yet: no downstream call
     assert sorted(by_line) == [2, 3, 4, 5, 6]
     with app.app_context():
         ids = dict(db.session.execute(select(TrackedRequest.batch_line, TrackedRequest.request_id)).all())

@@ -4,7 +4,7 @@
 For each: no 5xx, a clear "could not refresh: …" (or "did not take the decision: …") message,
 the last known state kept and shown, and the gateway asked once (never hammered). The create
 path's matrix is in tests/test_fault_matrix.py; the bulk runner's 429/Retry-After pause is
-tested in tests/test_bulk_runner.py.
+tested in tests/test_bulk_runner.py; Capillary's documented error codes in tests/test_error_codes.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from markupsafe import escape
 
 from extensions import db
 from models import Decision, TrackedRequest
-from sandbox.faults import FAULT_KINDS
 from tests.helpers import VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import allow_next_poll
-from tests.test_fault_matrix import EXPECTED, READ_TIMEOUT
+from tests.test_fault_matrix import EXPECTED, HTTP_KINDS, READ_TIMEOUT
 
 WAITING = "Waiting for approval"
 
@@ -89,7 +88,7 @@ def _delivered(kind: str) -> int:
     return 0 if kind == "refused" else 1
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 def test_refresh_fault_keeps_the_last_known_state(app, sandbox, pending, kind):
     agent, pk = pending
     expect = EXPECTED[kind]
@@ -133,7 +132,7 @@ def test_live_status_fragment_fault_keeps_the_last_known_state(app, sandbox, pen
     assert EXPECTED[kind].words in _record(app, pk).refresh_error
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 def test_sync_fault_is_reported_and_changes_nothing(tmp_path, kind):
     app = make_app(tmp_path, CAP_READ_TIMEOUT=READ_TIMEOUT)  # its own: a sync touches every record
     sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
@@ -158,7 +157,7 @@ def test_sync_fault_is_reported_and_changes_nothing(tmp_path, kind):
     assert app.test_cli_runner().invoke(args=["requests", "sync"]).exit_code == 0
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 def test_checker_console_fault_shows_what_was_last_known(app, sandbox, pending, checker, kind):
     _, pk = pending
     sandbox.inject_fault(kind, count=1, endpoint="list")
@@ -172,7 +171,7 @@ def test_checker_console_fault_shows_what_was_last_known(app, sandbox, pending, 
     assert f"/approvals/{pk}" in html  # the request last known to be waiting is still listed
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 def test_approve_fault_is_explained_and_never_sent_twice(app, sandbox, pending, checker, kind):
     _, pk = pending
     expect = EXPECTED[kind]

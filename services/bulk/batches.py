@@ -34,6 +34,7 @@ from models.batches import (
     BatchRow,
 )
 from services.bulk.csv_reader import MAX_BYTES, BadFile, Rules, read_rows
+from services.lifecycle.wording import CODE_WORDS, failure_text
 
 log = logging.getLogger(__name__)
 
@@ -261,17 +262,24 @@ def rows_page(batch_id: int, statuses: tuple[str, ...], page: int, size: int) ->
     return rows, total
 
 
-RESULT_COLUMNS = ("line", "requestId", "state", "error")
+# downstreamRequestId: Capillary's id of the call that ran an approved row (X-CAP-REQUEST-ID),
+# what its support asks for (docs/CAPILLARY_API.md §2.4).
+RESULT_COLUMNS = ("line", "requestId", "state", "error", "downstreamRequestId")
 _RESULT_PAGE = 1000
 
 
 def result_records(batch_id: int) -> Iterator[tuple]:
-    """Yield ``(line, requestId, state, error)`` for every line of the batch, a page at a time."""
+    """Yield ``(line, requestId, state, error, downstreamRequestId)`` for every line, a page at a time.
+
+    A failure with a documented Capillary code is worded in the reader's language, code included.
+    """
     last_line = 0
     while True:
         page = db.session.execute(
             select(BatchRow.line, BatchRow.status, BatchRow.errors, BatchRow.duplicate_of,
-                   TrackedRequest.request_id, TrackedRequest.state, TrackedRequest.error_message)
+                   TrackedRequest.request_id, TrackedRequest.state, TrackedRequest.error_message,
+                   TrackedRequest.error_kind, TrackedRequest.error_code, TrackedRequest.error_detail,
+                   TrackedRequest.downstream_request_id)
             .outerjoin(TrackedRequest, and_(TrackedRequest.batch_id == BatchRow.batch_id,
                                             TrackedRequest.batch_line == BatchRow.line))
             .where(BatchRow.batch_id == batch_id, BatchRow.line > last_line)
@@ -279,8 +287,13 @@ def result_records(batch_id: int) -> Iterator[tuple]:
         ).all()
         if not page:
             return
-        for line, status, errors, duplicate_of, request_id, state, error_message in page:
-            yield line, request_id or "", *_result_words(status, errors, duplicate_of, state, error_message)
+        for (line, status, errors, duplicate_of, request_id, state, error_message,
+             error_kind, error_code, error_detail, downstream_id) in page:
+            if error_code in CODE_WORDS:
+                failure = failure_text(error_kind, error_code, error_detail)
+                error_message = f"{failure.what} {failure.reference}"
+            yield (line, request_id or "", *_result_words(status, errors, duplicate_of, state, error_message),
+                   downstream_id or "")
         last_line = page[-1][0]
         db.session.expire_all()
 

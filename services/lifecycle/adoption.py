@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
+from gateway.payload import REQUEST_TYPE
 from gateway.types import RequestInfo
 from i18n import N_
 from models import StatusEvent, TrackedRequest, utcnow
@@ -59,11 +60,15 @@ def tracked_by_request_id(request_ids) -> dict[str, TrackedRequest]:
 def import_request(info: RequestInfo) -> TrackedRequest | None:
     """Store a read-only record for a request this app has never seen; commit it.
 
-    Return None when it cannot be stored: another process imported or adopted it first
+    Return None when it is another request type than a customer status change, or cannot be
+    stored: another process imported or adopted it first
     (the unique requestId decides), or its requestId is too long to be one of Capillary's.
     """
     if len(info.requestId) > 64:
         log.warning("not importing a request whose requestId is longer than 64 characters")
+        return None
+    if info.requestType and info.requestType.lower() != REQUEST_TYPE.lower():
+        # Another workflow's request (a points redemption, a badge…) in the list: not this app's to track.
         return None
     values = task_values(info)
     started = parse_gateway_time(info.startTime) or utcnow()

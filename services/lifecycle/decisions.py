@@ -19,14 +19,14 @@ from sqlalchemy.exc import IntegrityError
 
 import gateway_setup
 from extensions import db
-from gateway.errors import AccessDenied, GatewayError, GatewayRejected
+from gateway.errors import AccessDenied, AlreadyDecided, GatewayError, GatewayRejected
 from gateway.payload import REQUEST_TYPE
 from models import Decision, TrackedRequest, User, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
 from services.lifecycle.adoption import import_unseen
 from services.lifecycle.refresh import refresh
 from services.lifecycle.updates import apply_update
-from services.lifecycle.wording import describe, outcome_of
+from services.lifecycle.wording import describe, failure_text, outcome_of
 from services.people import audit, identity
 from services.people.permissions import decision_refusal
 
@@ -127,8 +127,22 @@ def why_not_decidable(record: TrackedRequest, *, actor: User | None) -> str | No
     if record.state != "AdminTask":
         return _("This request is no longer waiting for approval: it is %(state)s.",
                  state=describe(record.state).badge.lower())
+    if capillary_says_decided(record):
+        return _("Capillary says this request was already decided by someone (code 2002), so it cannot be "
+                 "decided again. Its decision shows on the request's page as soon as Capillary's answer "
+                 "can be read.")
     live = live_decision(record)
     return already_decided_text(live) if live is not None else None
+
+
+def capillary_says_decided(record: TrackedRequest) -> bool:
+    """Whether Capillary answered a decision on ``record`` with code 2002 (already decided): never send another."""
+    if record.request_id is None:
+        return False
+    return db.session.scalar(
+        select(Decision.id).where(Decision.tracked_pk == record.id, Decision.error_code == AlreadyDecided.CODE)
+        .limit(1)
+    ) is not None
 
 
 def live_decision(record: TrackedRequest) -> Decision | None:
@@ -202,8 +216,9 @@ def decide(record: TrackedRequest, decision: str, message: str, *, actor: User |
 
 
 def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: User | None) -> DecisionResult:
-    claim.error_kind, claim.error_message = exc.kind, exc.message
-    rejected_own = identity.note_gateway_error(exc, actor)  # a 401 to their own token
+    claim.error_kind, claim.error_message, claim.error_code = exc.kind, exc.message, exc.code
+    # A 401 or code 2013 to their own token; a deployment problem goes to administrators.
+    rejected_own = identity.note_gateway_error(exc, actor, target=f"request {record.id}")
     if exc.may_exist:
         # It may have been applied: keep the claim so nobody sends a second PUT; a refresh settles it.
         claim.status = DECISION_UNKNOWN
@@ -215,11 +230,14 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
             _("Could not confirm the decision: %(error)s It may have reached Capillary; the status "
               "page checks and shows the outcome. Do not decide again until it does.", error=exc.message),
         )
-    claim.status = DECISION_FAILED  # surely not applied: free the claim for another try
+    # Surely not applied: the claim is freed for another try (not after code 2002: see why_not_decidable).
+    claim.status = DECISION_FAILED
     claim.updated_at = utcnow()
     db.session.commit()
+    words = failure_text(exc.kind, exc.code, exc.detail, fallback=exc.message)
     # Whole sentences, each translated on its own, joined with spaces.
-    text = _("Capillary did not take the decision: %(error)s", error=exc.message)
+    text = " ".join(part for part in (_("Capillary did not take the decision: %(error)s", error=words.what),
+                                      words.reference) if part)
     if rejected_own:
         text += " " + _("Your own Capillary token is now marked as rejected: set a new one on your profile.")
     if isinstance(exc, AccessDenied):
@@ -227,6 +245,19 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
     elif isinstance(exc, GatewayRejected):
         # Capillary refused it, e.g. decided meanwhile: our state is stale, so ask now, whatever the interval.
         refreshed = refresh(record, force=True)
-        if refreshed.changed:
-            text += " " + _("The request is now %(state)s.", state=describe(record.state).badge.lower())
+        if refreshed.changed or isinstance(exc, AlreadyDecided):
+            text += " " + _decided_words(record)
+    if words.documented and not isinstance(exc, AlreadyDecided):
+        text += " " + words.todo
     return DecisionResult("refused", text + " " + _("Nothing was changed."))
+
+
+def _decided_words(record: TrackedRequest) -> str:
+    """Say what the request is now, with the decision Capillary recorded when it shows one."""
+    if record.state == "AdminTask":
+        return _("Capillary's decision could not be read yet: the request's page shows it as soon as it can.")
+    text = _("The request is now %(state)s.", state=describe(record.state).badge.lower())
+    outcome = outcome_of(record.state, record.details)
+    if outcome.decision_message:
+        text += " " + _("The checker's message in Capillary: “%(message)s”.", message=outcome.decision_message)
+    return text

@@ -102,7 +102,8 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
         token = identity.reading_token(record.submitter)
         info = gateway_setup.gateway_client().get_request(record.request_id, token)
     except GatewayError as exc:
-        identity.note_gateway_error(exc, record.submitter)  # a 401 to the submitter's own token
+        # A 401 or code 2013 to the submitter's own token; a deployment problem goes to administrators.
+        identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}")
         record.refresh_error = exc.message
         record.refresh_error_at = utcnow()
         _wait_as_told(record, exc)

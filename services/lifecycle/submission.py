@@ -139,12 +139,17 @@ def record_created(record: TrackedRequest, info: RequestInfo, note: str) -> None
 def record_failure(record: TrackedRequest, exc: GatewayError) -> None:
     """Record a failed create on ``record``: ``unknown`` when it may exist, else ``failed_to_submit``.
 
-    Shared by single submissions and bulk rows. A 401 to the submitter's own token marks it
-    rejected (and says so). The caller commits.
+    Shared by single submissions and bulk rows. Capillary's code, message and HTTP status are
+    kept so pages can word the failure in the reader's language. A 401 or code 2013 to the
+    submitter's own token marks it rejected (and says so); a problem of the deployment is
+    reported to administrators. The caller commits.
     """
     record.error_kind = exc.kind
     record.error_message = exc.message
-    if identity.note_gateway_error(exc, record.submitter):
+    record.error_code = exc.code
+    record.error_detail = exc.detail
+    record.error_status = exc.status
+    if identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}"):
         record.error_message += (" Your own Capillary token is now marked as rejected: set a new one "
                                  "on your profile page, then use Edit and retry.")
     record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)

@@ -24,7 +24,7 @@ from gateway.types import TERMINAL_STATES, RequestInfo
 from i18n import N_
 from models import Decision, TrackedRequest, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
-from services.lifecycle.wording import describe, outcome_of
+from services.lifecycle.wording import describe, downstream_request_id, outcome_of
 
 
 def parse_gateway_time(value: str | None) -> datetime | None:
@@ -52,7 +52,9 @@ def apply_info(record: TrackedRequest, info: RequestInfo, note: str) -> bool:
     record.end_time = parse_gateway_time(info.endTime)
     # Capillary echoes the task with its inner Authorization header: never store that.
     record.details = mask_secrets(info.details)
-    record.error_kind = record.error_message = None
+    record.downstream_request_id = downstream_request_id(info.details)
+    record.error_kind = record.error_message = record.error_code = record.error_detail = None
+    record.error_status = None
     record.updated_at = utcnow()
     return record.record_state(info.state, note)
 

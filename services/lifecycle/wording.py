@@ -3,7 +3,11 @@
 States are the app's own (sending, unknown, …) and Capillary's (AdminTask, approved, …). A
 decided request's outcome reads ``details`` as the gateway reports it (docs/CAPILLARY_API.md §2.3, §2.4):
 the decision in ``AdminTask-Payload``, the downstream Update Customer Status call in
-``IntouchAPITask_Output`` (HTTP status, headers as lists, body with the v2 ``errors`` envelope).
+``IntouchAPITask_Output`` (HTTP status, headers as lists, a v2 or v1.1 body), and what Capillary's
+support needs from it (the downstream request id, till, org, warnings).
+
+Gateway failures are worded by Capillary's documented code when there is one (§1.5,
+:data:`CODE_WORDS`), else by their kind (:data:`ADVICE`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from dataclasses import dataclass, replace
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from gateway.envelope import error_facts, warning_texts
+from gateway.errors import ADMIN_KINDS, CODE_KINDS
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,10 @@ ERROR_WORDS = {
         "Status change blocked: the customer is deleted or pending deletion, and such customers "
         "cannot be changed through this API."
     ),
+    "744": _l("Reference number already exists: Capillary already has a change with this reference."),
 }
+# The downstream call's id, in both spellings Capillary's examples use (§2.4); headers are case-insensitive.
+DOWNSTREAM_ID_HEADERS = ("x-cap-request-id", "x-cap-requestid")
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,11 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None  # as Capillary worded it
     words: str = ""  # the outcome in plain words, in the request's language (see updates.note_for)
+    # What Capillary's support asks for: the downstream call's id, and the till and org it ran as.
+    downstream_request_id: str | None = None
+    till: str | None = None
+    org_id: str | None = None
+    warnings: tuple[str, ...] = ()  # the downstream answer's warnings, as Capillary worded them
 
     @property
     def decision_text(self) -> str:
@@ -127,25 +142,42 @@ def outcome_of(state: str, details: dict | None) -> Outcome:
 
 
 def _read_output(output: dict) -> dict:
+    """Read ``IntouchAPITask_Output``: status, headers (maps of lists) and a body of any documented shape."""
     headers = output.get("headers") if isinstance(output.get("headers"), dict) else {}
-    body = output.get("body") if isinstance(output.get("body"), dict) else {}
+    header = {str(name).lower(): value for name, value in headers.items()}
+    body = output.get("body")
     status = output.get("status")
     http_status = int(status) if isinstance(status, (int, float)) and not isinstance(status, bool) else None
-    code = message = None
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        code, message = errors[0].get("code"), errors[0].get("message")
-    header_code = _first(headers.get("status_code"))
-    if code is None and header_code and header_code not in ("200", "201"):
-        code = header_code  # e.g. 744 with HTTP 200 (§2.4's points-redemption example)
-    failed_flag = _first(headers.get("fail")) == "1" or _first(headers.get("success")) == "0"
+    # v2 errors[], v1.1 response.status / item_status, or a flat code and message (gateway/envelope.py).
+    facts = error_facts(body) if isinstance(body, dict) else None
+    code = facts.code if facts is not None else None
+    message = facts.message if facts is not None else None
+    header_code = _first(header.get("status_code"))
+    if header_code and header_code not in ("200", "201") and (code is None or code in ("200", "201", "500")):
+        # e.g. 744 with HTTP 200 (§2.4's failed example): the header names the item's own failure,
+        # which says more than a body that only carries the batch's status.
+        code = header_code
+    failed_flag = _first(header.get("fail")) == "1" or _first(header.get("success")) == "0"
     succeeded = not failed_flag and code is None and (http_status is None or http_status < 400)
     return {
         "http_status": http_status,
         "succeeded": succeeded,
-        "error_code": str(code) if code is not None else None,
-        "error_message": message if isinstance(message, str) else None,
+        "error_code": code,
+        "error_message": message,
+        "downstream_request_id": downstream_request_id({"IntouchAPITask_Output": output}),
+        "till": _first(header.get("till")),
+        "org_id": _first(header.get("org_id")),
+        "warnings": tuple(warning_texts(body)) if isinstance(body, dict) else (),
     }
+
+
+def downstream_request_id(details: dict | None) -> str | None:
+    """Capillary's id of the downstream call in ``details`` (X-CAP-REQUEST-ID / X-Cap-RequestID), if any."""
+    output = details.get("IntouchAPITask_Output") if isinstance(details, dict) else None
+    headers = output.get("headers") if isinstance(output, dict) and isinstance(output.get("headers"), dict) else {}
+    header = {str(name).lower(): value for name, value in headers.items()}
+    found = next((_first(header.get(name)) for name in DOWNSTREAM_ID_HEADERS if header.get(name)), None)
+    return found[:128] if found else None
 
 
 def _first(value) -> str | None:
@@ -194,6 +226,15 @@ ADVICE = {
         "The answer could not be read, so the request may or may not exist in Capillary. "
         "The app will check Capillary's request list before offering a resend."
     ),
+    "already_decided": _l("Nothing more to do: the request's page shows the decision Capillary recorded."),
+    "invalid_payload": _l("Check the values, correct them and submit again. If they look right, "
+                          "contact your Capillary administrator."),
+    "unsupported_type": _l("Contact Capillary support to enable the customer status change workflow "
+                           "for your organisation."),
+    "org_header": _l("An administrator must check the CAP_ORG_ID setting; if it is right, contact Capillary support."),
+    "misconfigured": _l("Capillary's workflow is misconfigured: contact Capillary support."),
+    "gateway_credentials": _l("An administrator must check the gateway credentials (CAP_GATEWAY_AUTH and "
+                              "the Basic or OAuth settings)."),
 }
 
 
@@ -203,3 +244,97 @@ ADVICE["connection_lost"] = ADVICE["timeout"]  # the answer was lost the same wa
 def advice_for(kind: str | None) -> str:
     """Return what a person should do after a gateway failure of ``kind`` (the request's language)."""
     return str(ADVICE.get(kind or "", ADVICE["error"]))
+
+
+@dataclass(frozen=True)
+class CodeText:
+    """One documented request-workflow code in words: what happened, and what to do if not the kind's advice."""
+
+    what: str
+    todo: str | None = None
+
+
+# Capillary's request-workflow codes (docs/CAPILLARY_API.md §1.5) in plain words. The kind each
+# maps to (gateway/errors.py CODE_KINDS) decides what the app does; these say it to people.
+CODE_WORDS = {
+    "2001": CodeText(_l("Capillary refused: the Capillary user this app acts as has no permission for this. "
+                        "Submitting needs CanMakeRequest; approving or rejecting needs CanCheckRequest."),
+                     ADVICE["access_denied"]),
+    "2002": CodeText(_l("Capillary says this request was already decided by someone, so this decision was "
+                        "not applied.")),
+    "2005": CodeText(_l("Capillary refused the organisation ID this app sends: it is missing or invalid.")),
+    "2007": CodeText(_l("Capillary does not know this request ID or action name."),
+                     _l("Check that the request still exists in Capillary. If it does, contact your "
+                        "Capillary administrator.")),
+    "2008": CodeText(_l("Capillary refused the request as invalid.")),
+    "2009": CodeText(_l("Capillary does not support this request type for your organisation.")),
+    "2011": CodeText(_l("Capillary refused the field the app sorts its request list by."),
+                     _l("This is a problem in how the app asks Capillary: tell your administrator.")),
+    "2012": CodeText(_l("Capillary refused the order the app sorts its request list in."),
+                     _l("This is a problem in how the app asks Capillary: tell your administrator.")),
+    "2013": CodeText(_l("Capillary could not verify the credentials: the sign-in token is invalid or expired, "
+                        "or Capillary's identity service failed."),
+                     _l("Renew the Capillary sign-in token, then retry. If a new token fails too, contact "
+                        "Capillary support.")),
+    "2014": CodeText(_l("Capillary says the earning entity ID is missing or invalid.")),
+    "2015": CodeText(_l("Capillary says the goodwill points are invalid.")),
+    "2018": CodeText(_l("Capillary's workflow is misconfigured: its maximum goodwill points property is invalid.")),
+    "2019": CodeText(_l("Capillary's workflow is misconfigured: its auto-approval property is invalid.")),
+    "2020": CodeText(_l("Capillary's workflow is misconfigured: its configuration is not supported.")),
+    "2021": CodeText(_l("Capillary has no workflow for this request, or the workflow is inactive."),
+                     _l("Contact Capillary support: the customer status change workflow is missing or "
+                        "inactive for your organisation.")),
+    "2022": CodeText(_l("Capillary could not build the customer API address from the request."),
+                     _l("Check the customer identifier and the source, correct them and submit again. If they "
+                        "look right, an administrator must check the CAP_INTOUCH_HOST setting.")),
+    "2023": CodeText(_l("Capillary's workflow is misconfigured: it could not read the headers of the task.")),
+    "2024": CodeText(_l("Capillary's workflow is misconfigured: it could not be built or deployed.")),
+    "2026": CodeText(_l("Capillary says the organisation header is missing.")),
+    "2027": CodeText(_l("Capillary's workflow is misconfigured: the hostname is missing from its extension "
+                        "properties.")),
+    "2028": CodeText(_l("Capillary's workflow is misconfigured: the path is missing from its extension "
+                        "properties.")),
+    "2029": CodeText(_l("Capillary's workflow is misconfigured: the method is missing from its extension "
+                        "properties.")),
+    "2030": CodeText(_l("Capillary could not upload to its file service."),
+                     _l("Try again later. If it keeps happening, contact Capillary support.")),
+}
+
+
+@dataclass(frozen=True)
+class FailureText:
+    """A gateway failure in words, ready to show (the request's language)."""
+
+    what: str  # what happened
+    todo: str  # what to do
+    code: str | None = None  # Capillary's code, shown so support can be told it
+    said: str | None = None  # Capillary's own message, verbatim (never translated)
+    for_admins: bool = False  # a problem of the deployment: reported to administrators too
+    documented: bool = False  # worded from Capillary's documented code (else from the kind)
+
+    @property
+    def reference(self) -> str:
+        """Capillary's code and own message, for support ("" unless the code is a documented one)."""
+        if not self.documented:
+            return ""
+        if self.said:
+            return _("Capillary answered code %(code)s: “%(message)s”.", code=self.code, message=self.said)
+        return _("Capillary answered code %(code)s.", code=self.code)
+
+
+def failure_text(kind: str | None, code: str | None = None, said: str | None = None,
+                 fallback: str | None = None) -> FailureText:
+    """Word a gateway failure: by Capillary's documented code when there is one, else by ``kind``.
+
+    :param said: Capillary's own message, shown as it came.
+    :param fallback: the error's recorded message, used as "what happened" when neither a
+        documented code nor a better sentence applies (e.g. a timeout's own explanation).
+    """
+    known = CODE_WORDS.get(code or "")
+    if known is not None:
+        mapped = CODE_KINDS[code].kind
+        return FailureText(what=str(known.what), todo=str(known.todo or ADVICE.get(mapped, ADVICE["error"])),
+                           code=code, said=said, for_admins=mapped in ADMIN_KINDS, documented=True)
+    what = fallback or _("Capillary refused the call.")
+    return FailureText(what=what, todo=advice_for(kind), code=code, said=said,
+                       for_admins=(kind or "") in ADMIN_KINDS)

@@ -35,6 +35,8 @@ ACTIONS = {
     "token.set": _l("Set own Capillary token"),
     "token.cleared": _l("Cleared own Capillary token"),
     "token.rejected": _l("Own Capillary token rejected by Capillary"),
+    "gateway.token_rejected": _l("Capillary rejected the deployment's token or credentials"),
+    "gateway.misconfigured": _l("Capillary reported a configuration problem"),
     "password.changed": _l("Changed own password"),
     "user.created": _l("Created a user"),
     "user.changed": _l("Changed a user"),

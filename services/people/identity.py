@@ -195,20 +195,29 @@ def reading_token(submitter: User | None) -> str:
     return token_for(MAKER, None)
 
 
-def note_gateway_error(error: GatewayError, user: User | None) -> bool:
-    """After a failed call made with ``user``'s token: on a 401, mark their own token rejected.
+def note_gateway_error(error: GatewayError, user: User | None, *, target: str = "") -> bool:
+    """After a failed call made with ``user``'s token: on a 401 or code 2013, mark their own token rejected.
 
-    Returns whether the token was marked; the change (and its audit event) is added to the
-    session for the caller to commit.
+    When the deployment's shared token was refused, or Capillary reported a problem of the
+    deployment (its configuration codes, §1.5), administrators are told instead
+    (services/people/alerts.py). Returns whether the person's own token was marked; the changes
+    (and their audit events) are added to the session for the caller to commit.
+
+    :param target: what the failed call was about, e.g. "request 12" (for the administrators' record).
     """
-    if not isinstance(error, TokenRejected) or isinstance(error, OwnTokenUnusable):
-        return False
-    if user is None or user.token_state() != TokenState.ACTIVE:
+    from services.people import alerts
+
+    if isinstance(error, OwnTokenUnusable):
+        return False  # nothing was sent
+    shared = user is None or user.token_state() != TokenState.ACTIVE
+    alerts.report(error, shared_token=shared, target=target)
+    if not isinstance(error, TokenRejected) or shared:
         return False  # the shared token was used: an operator must renew CAP_UI_AUTH_TOKEN
     from services.people import audit
 
     user.ui_token_rejected_at = utcnow()
+    why = f"code {error.code}" if error.code else f"HTTP {error.status}"
     audit.record("token.rejected", actor=user, target=f"user {user.username}",
-                 detail="Capillary answered 401 to the user's own token")
-    log.info("own token of user %s marked rejected after a 401", user.id)
+                 detail=f"Capillary refused the user's own token ({why})")
+    log.info("own token of user %s marked rejected (%s)", user.id, why)
     return True

@@ -2,6 +2,33 @@
 (function () {
   "use strict";
 
+  // Features that need this file (e.g. copy buttons) are shown only when it runs.
+  document.documentElement.classList.add("js");
+
+  // Copy buttons: data-copy names the element whose text is copied; the result is announced
+  // in the button's [data-copy-status] sibling. Delegated, so fragments swapped in later work too.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    var source = button ? document.querySelector(button.dataset.copy) : null;
+    if (!source) { return; }
+    var text = source.textContent.trim();
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    var done = function () { if (status) { status.textContent = button.dataset.copiedText; } };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { select(source); });
+    } else {
+      select(source);  // no clipboard here (plain HTTP): select it, so Ctrl+C copies it
+    }
+  });
+
+  function select(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
   // Tell the server this browser's time zone, so times are shown in it (i18n.py reads the cookie).
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -14,10 +14,11 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 from extensions import db
 from gateway.errors import GatewayError
 from models import Decision, TrackedRequest, User
+from models.users import TokenState
 from services.lifecycle import reconcile
 from services.lifecycle.refresh import is_live, refresh
 from services.lifecycle.submission import resend, resent_as
-from services.lifecycle.wording import describe, outcome_of
+from services.lifecycle.wording import describe, failure_text, outcome_of
 from services.people import permissions
 from views.access import acting_person, passive
 
@@ -31,6 +32,9 @@ def status_context(record: TrackedRequest) -> dict:
         "record": record,
         "text": describe(record.state),
         "outcome": outcome_of(record.state, record.details),
+        "failure": failure_of(record),
+        "decision_failures": {d.id: failure_text(d.error_kind, d.error_code, fallback=d.error_message)
+                              for d in decisions if d.error_code},
         "live": is_live(record),
         "candidates": reconcile.candidates_for(record) if record.request_id is None else [],
         "decisions": decisions,
@@ -38,6 +42,16 @@ def status_context(record: TrackedRequest) -> dict:
         "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
         "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
     }
+
+
+def failure_of(record: TrackedRequest):
+    """The failed create of ``record`` in words (by Capillary's code when documented), or None."""
+    if not (record.error_kind or record.error_message):
+        return None
+    failure = failure_text(record.error_kind, record.error_code, record.error_detail, fallback=record.error_message)
+    own_marked = (record.error_kind == "token_rejected" and record.submitter is not None
+                  and record.submitter.token_state() == TokenState.REJECTED)
+    return {"text": failure, "own_token_marked": own_marked}
 
 
 def viewable_record(pk: int) -> TrackedRequest:
