@@ -133,6 +133,25 @@ def status_approved(page: Page, env) -> None:
     _badge(page, "Approved")
 
 
+@recipe("status-refused-with-a-code", server="real")
+def status_refused_with_a_code(page: Page, env) -> None:
+    """Capillary refused the create with one of its documented codes: worded, with the code."""
+    env.gateway.control("POST", "faults", {"kind": "code-2024", "endpoint": "create"})
+    submit_request(page)
+    _badge(page, "Not submitted")
+    expect(page.get_by_text("Capillary answered code 2024")).to_be_visible()
+
+
+@recipe("status-failed-documented-shape", server="real")
+def status_failed_documented_shape(page: Page, env) -> None:
+    """Approved automatically, but the task failed in Capillary's documented shape (200, 744, v1.1)."""
+    env.gateway.control("POST", "settings", {"auto_approve": True})
+    env.gateway.control("POST", "faults", {"kind": "failed-744", "endpoint": "create"})
+    submit_request(page)
+    _badge(page, "Failed")
+    expect(page.get_by_role("heading", name="For Capillary support")).to_be_visible()
+
+
 @recipe("status-details-open")
 def status_details_open(page: Page, env) -> None:
     """A status page with "What was sent" opened (the JSON block)."""
