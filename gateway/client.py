@@ -48,7 +48,7 @@ class GatewayClient:
         timeout: tuple[float, float] = (3.0, 15.0),
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
-        mount: Callable[[requests.Session], None] | None = None,
+        mount: Callable[[requests.Session], object] | None = None,
         pool_size: int = 10,
     ):
         self.org_id = org_id
@@ -133,7 +133,8 @@ class GatewayClient:
         items = data.get("data")
         if not isinstance(items, list):
             raise errors.UnreadableResponse("The gateway's request list has no 'data' list.")
-        pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+        pagination = data.get("pagination")
+        pagination = pagination if isinstance(pagination, dict) else {}
         parsed = [RequestInfo.from_json(item) for item in items]
         return RequestPage(
             items=parsed,
@@ -172,9 +173,9 @@ def _retry_after(answer: Answer) -> float | None:
 
 def _documented_code_error(answer: Answer, facts: ErrorFacts | None) -> errors.GatewayError | None:
     """The typed error for a documented request-workflow code (§1.5), whatever the HTTP status."""
-    kind = errors.CODE_KINDS.get(facts.code or "") if facts is not None else None
-    if kind is None:
+    if facts is None or facts.code not in errors.CODE_KINDS:
         return None
+    kind = errors.CODE_KINDS[facts.code]
     reason = f" Capillary said: {facts.message}" if facts.message else ""
     return kind(f"Capillary refused the call with error code {facts.code} (HTTP {answer.status}).{reason}",
                 status=answer.status, detail=facts.message, code=facts.code)

@@ -64,10 +64,14 @@ def warning_texts(body) -> list[str]:
     for warning in warnings[:WARNINGS_MAX]:
         if isinstance(warning, dict):
             message, code = _text(warning.get("message")), _code(warning.get("code"))
-            if message or code:
-                texts.append(f"{message} (code {code})" if message and code else message or f"code {code}")
-        elif _text(warning):
-            texts.append(_text(warning))
+            if message and code:
+                texts.append(f"{message} (code {code})")
+            elif message or code:
+                texts.append(message or f"code {code}")
+        else:
+            text = _text(warning)
+            if text:
+                texts.append(text)
     return texts
 
 
@@ -95,7 +99,7 @@ def _v1_1(body: dict) -> ErrorFacts | None:
 def _items(response: dict) -> list[dict]:
     """The per-item results of a v1.1 answer, wherever the API nests them."""
     found: list[dict] = []
-    stack = [response]
+    stack: list[dict | list] = [response]
     while stack and len(found) < 50:
         node = stack.pop()
         if isinstance(node, dict):

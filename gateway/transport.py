@@ -66,7 +66,7 @@ class Transport:
         timeout: tuple[float, float] = (3.0, 15.0),
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
-        mount: Callable[[requests.Session], None] | None = None,
+        mount: Callable[[requests.Session], object] | None = None,
         pool_size: int = 10,
         service: str = "Capillary's gateway",
     ):
@@ -139,8 +139,9 @@ class Transport:
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.info("gateway call", extra={"method": method, "path": path.split("?")[0],
                                          "status": response.status_code, "elapsed_ms": round(elapsed_ms, 1)})
-        if response.status_code == 401 and renew_auth and callable(getattr(self.auth, "forget", None)):
-            self.auth.forget()
+        forget = getattr(self.auth, "forget", None)
+        if response.status_code == 401 and renew_auth and callable(forget):
+            forget()
             log.info("gateway answered 401: trying once more with a new OAuth token")
             return self.call(method, path, headers, body=body, params=params, renew_auth=False)
         return Answer(response.status_code, response.headers, raw)

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from sandbox.errors import error_response
 from sandbox.state import SandboxState
 
-DEFAULTS = {
+DEFAULTS: dict[str, bool | int | float | str] = {
     "SANDBOX_LATENCY_MS": 0,  # added to every gateway call
     "SANDBOX_AUTO_APPROVE": False,  # §6's auto-approval flag
     "SANDBOX_FORBID_SELF_APPROVAL": False,  # 403 when a maker decides their own request
@@ -45,7 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(DEFAULTS)
     app.config.update(_from_env(os.environ) if config is None else config)
     app.config["SANDBOX_STALL_SECONDS"] = float(app.config["SANDBOX_STALL_SECONDS"])
-    app.json.sort_keys = False  # keep the documented field order
+    # Flask types app.json as the JSONProvider base; its default provider has sort_keys.
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     app.extensions["sandbox"] = SandboxState(
         auto_approve=bool(app.config["SANDBOX_AUTO_APPROVE"]),
         forbid_self_approval=bool(app.config["SANDBOX_FORBID_SELF_APPROVAL"]),
@@ -76,6 +77,8 @@ def _from_env(environ: Mapping[str, str]) -> dict:
                 if text.lower() not in _TRUE + _FALSE:
                     raise ValueError(text)
                 found[name] = text.lower() in _TRUE
+            elif isinstance(default, str):
+                found[name] = text
             else:
                 found[name] = type(default)(text)
         except ValueError:

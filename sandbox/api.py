@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 from datetime import date, datetime
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -257,7 +258,7 @@ def _json_body():
         raise coded(2008, "Request body is not valid JSON") from None
 
 
-def _text(value) -> bool:
+def _text(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 

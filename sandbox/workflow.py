@@ -205,8 +205,9 @@ def run_task(request: dict, customers: list[dict], org_id: str, *, fault: str | 
 
 def task_till(task: dict) -> str:
     """The till a task runs as: the user in its inner ``Authorization: Basic`` header (§7.2)."""
-    headers = task.get("headers") if isinstance(task.get("headers"), dict) else {}
-    value = next((v for k, v in headers.items() if k.lower() == "authorization" and isinstance(v, str)), "")
+    headers = task.get("headers")
+    pairs = headers.items() if isinstance(headers, dict) else ()
+    value = next((v for k, v in pairs if str(k).lower() == "authorization" and isinstance(v, str)), "")
     scheme, _, encoded = value.partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -219,7 +220,9 @@ def task_till(task: dict) -> str:
 
 
 def _identifier(task: dict) -> tuple[str, str]:
-    query = task.get("queryParams") if isinstance(task.get("queryParams"), dict) else {}
+    query = task.get("queryParams")
+    if not isinstance(query, dict):
+        return "", ""
     name, value = query.get("identifierName"), query.get("identifierValue")
     return (name if isinstance(name, str) else ""), (value if isinstance(value, str) else "")
 
@@ -291,8 +294,9 @@ def documented_failure_output(org_id: str, till: str = DEFAULT_TILL) -> dict:
 
 def _apply_status_change(task: dict, customers: list[dict]) -> tuple[int | str, str] | None:
     """Apply the status change; return ``(code, message)`` on an Intouch error, else None."""
-    query = task.get("queryParams") if isinstance(task.get("queryParams"), dict) else {}
-    body = task.get("body") if isinstance(task.get("body"), dict) else {}
+    query, body = task.get("queryParams"), task.get("body")
+    query = query if isinstance(query, dict) else {}
+    body = body if isinstance(body, dict) else {}
     if query.get("source") not in SOURCES:
         return INVALID_SOURCE
     name, value = query.get("identifierName"), query.get("identifierValue")

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 
 import gateway_setup
 from extensions import db
@@ -210,8 +211,9 @@ def adopt(record: TrackedRequest, info: RequestInfo, note: str) -> None:
 
 
 def _merge_duplicate(duplicate: TrackedRequest, record: TrackedRequest) -> None:
+    # The cast: a declarative model's table, which SQLAlchemy types as the wider FromClause.
     db.session.execute(
-        Decision.__table__.update().where(Decision.tracked_pk == duplicate.id).values(tracked_pk=record.id)
+        cast(Table, Decision.__table__).update().where(Decision.tracked_pk == duplicate.id).values(tracked_pk=record.id)
     )
     db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == duplicate.id))
     db.session.execute(delete(StatusEvent).where(StatusEvent.request_pk == duplicate.id))

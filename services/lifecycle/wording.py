@@ -129,7 +129,8 @@ def describe_error(code, message: str | None = None) -> str:
 def outcome_of(state: str, details: dict | None) -> Outcome:
     """Read ``details`` of a request in ``state`` into an :class:`Outcome`."""
     details = details if isinstance(details, dict) else {}
-    admin = details.get("AdminTask-Payload") if isinstance(details.get("AdminTask-Payload"), dict) else {}
+    admin = details.get("AdminTask-Payload")
+    admin = admin if isinstance(admin, dict) else {}
     decision = admin.get("actionDecision") or details.get("AdminTask_Output")
     decision = decision if decision in ("approved", "rejected") else None
     message = admin.get("actionMessage") if isinstance(admin.get("actionMessage"), str) else None
@@ -143,8 +144,8 @@ def outcome_of(state: str, details: dict | None) -> Outcome:
 
 def _read_output(output: dict) -> dict:
     """Read ``IntouchAPITask_Output``: status, headers (maps of lists) and a body of any documented shape."""
-    headers = output.get("headers") if isinstance(output.get("headers"), dict) else {}
-    header = {str(name).lower(): value for name, value in headers.items()}
+    headers = output.get("headers")
+    header = {str(name).lower(): value for name, value in headers.items()} if isinstance(headers, dict) else {}
     body = output.get("body")
     status = output.get("status")
     http_status = int(status) if isinstance(status, (int, float)) and not isinstance(status, bool) else None
@@ -174,8 +175,8 @@ def _read_output(output: dict) -> dict:
 def downstream_request_id(details: dict | None) -> str | None:
     """Capillary's id of the downstream call in ``details`` (X-CAP-REQUEST-ID / X-Cap-RequestID), if any."""
     output = details.get("IntouchAPITask_Output") if isinstance(details, dict) else None
-    headers = output.get("headers") if isinstance(output, dict) and isinstance(output.get("headers"), dict) else {}
-    header = {str(name).lower(): value for name, value in headers.items()}
+    headers = output.get("headers") if isinstance(output, dict) else None
+    header = {str(name).lower(): value for name, value in headers.items()} if isinstance(headers, dict) else {}
     found = next((_first(header.get(name)) for name in DOWNSTREAM_ID_HEADERS if header.get(name)), None)
     return found[:128] if found else None
 
@@ -331,7 +332,7 @@ def failure_text(kind: str | None, code: str | None = None, said: str | None = N
         documented code nor a better sentence applies (e.g. a timeout's own explanation).
     """
     known = CODE_WORDS.get(code or "")
-    if known is not None:
+    if code is not None and known is not None:
         mapped = CODE_KINDS[code].kind
         return FailureText(what=str(known.what), todo=str(known.todo or ADVICE.get(mapped, ADVICE["error"])),
                            code=code, said=said, for_admins=mapped in ADMIN_KINDS, documented=True)

@@ -54,7 +54,7 @@ class OwnTokenUnusable(TokenRejected):
 
 
 def _cipher() -> MultiFernet:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     cipher = app.extensions.get("token_cipher")
     if cipher is None:
         keys = [key.strip() for key in app.config["CAP_TOKEN_KEY"].split(",") if key.strip()]
@@ -67,8 +67,10 @@ def encrypt(token: str) -> bytes:
     return _cipher().encrypt(token.encode("ascii"))
 
 
-def decrypt(ciphertext: bytes) -> str | None:
-    """Return the token, or None when no configured key opens it (e.g. a key was retired)."""
+def decrypt(ciphertext: bytes | None) -> str | None:
+    """Return the token, or None when there is none or no configured key opens it (e.g. a key was retired)."""
+    if ciphertext is None:
+        return None
     try:
         return _cipher().decrypt(ciphertext).decode("ascii")
     except (InvalidToken, UnicodeDecodeError):
@@ -211,7 +213,7 @@ def note_gateway_error(error: GatewayError, user: User | None, *, target: str = 
         return False  # nothing was sent
     shared = user is None or user.token_state() != TokenState.ACTIVE
     alerts.report(error, shared_token=shared, target=target)
-    if not isinstance(error, TokenRejected) or shared:
+    if not isinstance(error, TokenRejected) or user is None or shared:
         return False  # the shared token was used: an operator must renew CAP_UI_AUTH_TOKEN
     from services.people import audit
 
