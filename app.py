@@ -50,8 +50,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the gateway client to ``app``."""
+    import error_reporting
     import i18n
     import jobs
+    import metrics
     import security
     from extensions import csrf, db, migrate
     from services import gateway_setup, people, schema
@@ -70,6 +72,8 @@ def _register_extensions(app: Flask) -> None:
     access.init_app(app)  # sign-in on every page, session limits, roles
     people.init_app(app)  # the training sandbox's demo users
     jobs.init_app(app)
+    metrics.init_app(app)  # Prometheus counts of requests and gateway calls (/metrics)
+    error_reporting.init_app(app)  # Sentry, only when SENTRY_DSN is set
 
 
 # Each module exposes ``bp`` (a Blueprint); listed in the order their routes should win.
@@ -83,6 +87,7 @@ BLUEPRINT_MODULES = (
     "views.trainer",
     "views.bulk",
     "views.health",
+    "views.metrics",
     "views.language",
 )
 

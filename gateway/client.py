@@ -64,6 +64,15 @@ class GatewayClient:
         self._mount = mount
         self._pool_size = pool_size
         self._local = threading.local()
+        self._observers: list[Callable[[str, str, float], None]] = []
+
+    def add_observer(self, observer: Callable[[str, str, float], None]) -> None:
+        """Call ``observer(endpoint, outcome, seconds)`` after every gateway call (e.g. metrics).
+
+        ``endpoint`` is ``create``, ``decide``, ``get`` or ``list``; ``outcome`` is ``ok`` or the
+        failure's :attr:`gateway.errors.GatewayError.kind`. An observer must not raise.
+        """
+        self._observers.append(observer)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -74,7 +83,7 @@ class GatewayClient:
 
     def create_request(self, payload: dict, ui_token: str) -> RequestInfo:
         """Create a CUSTOMER-STATUS-CHANGE request (§1); return the gateway's view of it."""
-        data = self._call("POST", CREATE_PATH, ui_token, body=payload, sends_change=True)
+        data = self._call("POST", CREATE_PATH, ui_token, body=payload, sends_change=True, endpoint="create")
         return RequestInfo.from_json(data.get("data"))
 
     def decide(self, request_id: str, decision: str, message: str, ui_token: str) -> RequestInfo:
@@ -86,12 +95,13 @@ class GatewayClient:
             "actionName": "AdminTask",
             "payload": {"AdminTask-Payload": {"actionDecision": decision, "actionMessage": message}},
         }
-        data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body, sends_change=True)
+        data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body, sends_change=True,
+                          endpoint="decide")
         return RequestInfo.from_json(data.get("data"))
 
     def get_request(self, request_id: str, ui_token: str) -> RequestInfo:
         """Fetch one request by its requestId (§3)."""
-        data = self._call("GET", f"{BASE_PATH}/requests/{quote(request_id, safe='')}", ui_token)
+        data = self._call("GET", f"{BASE_PATH}/requests/{quote(request_id, safe='')}", ui_token, endpoint="get")
         return RequestInfo.from_json(data.get("data"))
 
     def list_requests(
@@ -125,7 +135,7 @@ class GatewayClient:
             "tillId": till_id,
         }
         params.update({k: v for k, v in optional.items() if v})
-        data = self._call("GET", f"{BASE_PATH}/requests", ui_token, params=params)
+        data = self._call("GET", f"{BASE_PATH}/requests", ui_token, params=params, endpoint="list")
         items = data.get("data")
         if not isinstance(items, list):
             raise errors.UnreadableResponse("The gateway's request list has no 'data' list.")
@@ -165,7 +175,27 @@ class GatewayClient:
             headers.update(self._auth.headers(session))
         return headers
 
-    def _call(
+    def _call(self, method: str, path: str, ui_token: str, *, endpoint: str, **options) -> dict:
+        """Make one call through :meth:`_exchange` and tell the observers how it went."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return self._exchange(method, path, ui_token, **options)
+        except errors.GatewayError as exc:
+            outcome = exc.kind
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            for observer in self._observers:
+                try:
+                    observer(endpoint, outcome, elapsed)
+                except Exception:  # noqa: BLE001 - watching a call must never break it
+                    log.exception("gateway call observer failed")
+
+    def _exchange(
         self,
         method: str,
         path: str,

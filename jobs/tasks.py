@@ -67,9 +67,16 @@ def bulk_resume(at_start: bool = False) -> int:
 
 def requests_sync() -> str:
     """Sync open requests with Capillary's list and reconcile lost submissions (services/sync.py)."""
+    from jobs import runs
     from services import sync
 
-    return sync.sync_requests().line()
+    summary = runs.run_recorded(runs.SYNC, sync.sync_requests, sync_failure)
+    return summary.line()
+
+
+def sync_failure(summary) -> str | None:
+    """A sync run failed when every gateway call it needed failed; say so in its own words."""
+    return summary.line() if summary.did_nothing else None
 
 
 TASKS = {BULK_RUN: bulk_run, BULK_RESUME: bulk_resume, REQUESTS_SYNC: requests_sync,

@@ -11,6 +11,7 @@ from flask import g
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+import metrics
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import StatusChange, build_payload, mask_secrets
@@ -113,3 +114,4 @@ def send(record: TrackedRequest, payload: dict) -> None:
         # refresh clock, so the status page shown next does not ask Capillary again at once.
         record.last_polled_at = utcnow()
     db.session.commit()
+    metrics.record_submission(record.state)

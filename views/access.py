@@ -40,8 +40,9 @@ from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 from services.permissions import can_decide, decision_refusal  # noqa: F401 - re-exported
 from views import form_pages
 
-PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz"}
-PUBLIC_PATHS = {"/healthz", "/readyz"}
+PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz",
+                    "health.readyz_jobs", "metrics.metrics"}  # /metrics has its own restriction
+PUBLIC_PATHS = {"/healthz", "/readyz", "/readyz/jobs", "/metrics"}
 
 SUBMIT_ROLES = (MAKER, AGENT)
 ENDPOINT_ROLES = {
