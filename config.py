@@ -125,7 +125,7 @@ def _check_token_key(value: str) -> None:
             Fernet(key.strip())
     except ValueError:  # the message must not echo the (secret) value
         raise ConfigError(
-            "CAP_TOKEN_KEY must be a Fernet key (python -c \"from cryptography.fernet import Fernet; "
+            "CAP_TOKEN_KEY must be a Fernet key (.venv/bin/python -c \"from cryptography.fernet import Fernet; "
             "print(Fernet.generate_key().decode())\"), or several separated by commas"
         ) from None
 
@@ -309,7 +309,7 @@ def _require_real_mode(settings: dict) -> None:
             "Set them in the environment or in .env (see .env.example)."
         )
     if len(settings["SECRET_KEY"]) < 32:
-        raise ConfigError('SECRET_KEY must be at least 32 characters (python -c "import secrets; '
+        raise ConfigError('SECRET_KEY must be at least 32 characters (.venv/bin/python -c "import secrets; '
                           'print(secrets.token_hex(32))")')
     if not settings["CAP_GATEWAY_URL"].startswith(("http://", "https://")):
         raise ConfigError("CAP_GATEWAY_URL must be 'sandbox' or a base URL such as https://eucrm.cc.capillarytech.com")
