@@ -52,6 +52,9 @@ _ROW_OUTCOMES = {"failed_to_submit": "failed", "unknown": "unknown"}
 
 def init_app(app: Flask) -> None:
     """Count every request of ``app`` and every call of its gateway client."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:  # e.g. a `flask worker` started before gunicorn made it
+        os.makedirs(folder, exist_ok=True)
     # First of the before-request hooks: one that answers early skips those after it.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
     app.after_request(_count_request)

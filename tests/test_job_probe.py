@@ -73,9 +73,12 @@ def test_with_redis_it_needs_a_live_worker_and_a_short_queue(tmp_path, redis_set
 
     worker = start_worker(settings, f"{settings['JOBS_QUEUE']}-probe", burst=False, log=tmp_path / "worker.log")
     try:
-        assert wait_for(lambda: probe(app)[0] == 200, timeout=30), (probe(app), (tmp_path / "worker.log").read_text())
-        status, body = probe(app)
-        assert (body["workers"], body["queued"], body["problems"]) == (1, 0, [])
+        # The worker also queues a resume job of its own as it starts: wait for the queue to drain.
+        def settled() -> bool:
+            status, body = probe(app)
+            return status == 200 and (body["workers"], body["queued"], body["problems"]) == (1, 0, [])
+
+        assert wait_for(settled, timeout=30), (probe(app), (tmp_path / "worker.log").read_text())
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0

@@ -51,7 +51,8 @@ def proxied(server_dir, _gateway_process):
         app.stop()
 
 
-def test_sign_in_submit_approve_and_a_bulk_file_through_nginx_over_https(new_context, proxied, _gateway_process):
+def test_sign_in_submit_approve_and_a_bulk_file_through_nginx_over_https(new_context, proxied, gateway):
+    # `gateway`: the standalone sandbox reset for this test (no auto-approval left by an earlier one).
     agent_page = new_context(base_url=proxied.url, ignore_https_errors=True).new_page()
     errors = watch_server_errors(agent_page)
     sign_in(agent_page, "agent", REAL_MODE_PEOPLE["agent"][1])  # the POST the Host-header break refused
