@@ -86,7 +86,7 @@ def test_a_hup_reloads_gunicorn_under_a_stream_of_requests_without_an_error(tmp_
         while not stop.is_set():
             try:
                 answers[path].append(requests.get(server.url + path, headers={"Connection": "close"},
-                                                  timeout=10).status_code)
+                                                  timeout=30).status_code)
             except requests.RequestException as exc:
                 failures.append(f"{path}: {type(exc).__name__}: {exc}")
 
@@ -95,18 +95,19 @@ def test_a_hup_reloads_gunicorn_under_a_stream_of_requests_without_an_error(tmp_
     try:
         for thread in streams:
             thread.start()
-        assert wait_for(lambda: total() >= 20, timeout=20)
+        # Generous bounds: a busy shared machine boots workers slowly; nothing here is a timing claim.
+        assert wait_for(lambda: total() >= 20, timeout=60)
         server.hup()
         # Two new workers booted and both old ones exited (the log says so), while requests flowed.
         assert wait_for(lambda: server.log().count("Booting worker") >= 4
-                        and server.log().count("Worker exiting") >= 2, timeout=30), server.log()
+                        and server.log().count("Worker exiting") >= 2, timeout=90), server.log()
         after_reload = total()
-        assert wait_for(lambda: total() >= after_reload + 20, timeout=20)
+        assert wait_for(lambda: total() >= after_reload + 20, timeout=60)
     finally:
         stop.set()
         for thread in streams:
-            thread.join(timeout=15)
-        scraped = requests.get(server.url + "/metrics", timeout=10).text if not failures else ""
+            thread.join(timeout=35)
+        scraped = requests.get(server.url + "/metrics", timeout=30).text if not failures else ""
         server.stop()
     assert failures == []
     assert set(answers["/healthz"] + answers["/login"]) == {200}
