@@ -40,8 +40,9 @@ from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 from views import form_pages
 from views.login_page import render_login
 
-PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz"}
-PUBLIC_PATHS = {"/healthz", "/readyz"}
+PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz",
+                    "health.readyz_jobs", "metrics.metrics"}  # /metrics has its own restriction
+PUBLIC_PATHS = {"/healthz", "/readyz", "/readyz/jobs", "/metrics"}
 
 SUBMIT_ROLES = (MAKER, AGENT)
 ENDPOINT_ROLES = {
