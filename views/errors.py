@@ -72,6 +72,10 @@ def _csrf_error(error: CSRFError):
     if not current_user.is_authenticated and request.endpoint not in access.PUBLIC_ENDPOINTS:
         # The session itself ended: sign in first; the sign-in page carries the values.
         return access.sign_in_required("expired")
+    try:
+        access.check_page_access()  # the role gate has not run yet: a closed page is not drawn again
+    except HTTPException as exc:
+        return _http_error(exc)
     renderer = form_pages.renderer_for(request.endpoint)
     if renderer is not None:
         try:
