@@ -23,7 +23,7 @@ from gateway.client import GatewayClient
 from gateway.payload import StatusChange, build_payload, intouch_basic_authorization
 from sandbox import create_app as create_sandbox_app
 from sandbox.errors import CODES
-from tests.helpers import VALID_FORM, make_app, signed_in_client
+from tests.helpers import ANSWERED_READ_TIMEOUT, VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import allow_next_poll, real_mode_environ, submit
 from tests.live_server import serve_wsgi
 
@@ -85,9 +85,14 @@ def socket_sandbox():
 # -- what the client and the app send ---------------------------------------------------------------
 
 
+def _client(base_url: str) -> GatewayClient:
+    return GatewayClient(base_url, ORG, timeout=(5.0, ANSWERED_READ_TIMEOUT),
+                         auth=GatewayBasicAuth("gw.user", "gw-pass"))
+
+
 def test_the_clients_four_calls_match_the_documented_requests(socket_sandbox):
     base_url, state = socket_sandbox
-    client = GatewayClient(base_url, ORG, timeout=(1, 3), auth=GatewayBasicAuth("gw.user", "gw-pass"))
+    client = _client(base_url)
     payload = build_payload(CHANGE, "https://eu.api.capillarytech.com",
                             intouch_basic_authorization("store.server", "server123"))
     created = client.create_request(payload, MAKER)
@@ -133,7 +138,7 @@ def test_what_the_app_sends_through_its_pages_matches_the_documented_requests(tm
 ])
 def test_a_call_that_breaks_the_contract_is_refused_by_its_schema(socket_sandbox, name, path, value):
     base_url, state = socket_sandbox
-    client = GatewayClient(base_url, ORG, timeout=(1, 3), auth=GatewayBasicAuth("gw.user", "gw-pass"))
+    client = _client(base_url)
     created = client.create_request(build_payload(CHANGE, "https://h.example", "Basic eA=="), MAKER)
     client.get_request(created.requestId, MAKER)
     client.list_requests(MAKER)

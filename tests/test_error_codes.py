@@ -32,7 +32,7 @@ from services.bulk import runner
 from services.lifecycle.wording import ADVICE, CODE_WORDS
 from services.people import accounts
 from tests.bulk_helpers import make_batch
-from tests.helpers import VALID_FORM, make_app, signed_in_client
+from tests.helpers import ANSWERED_READ_TIMEOUT, VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import decide_in_capillary, real_mode_environ, record, submit
 from tests.live_server import serve_wsgi
 from tests.test_tokens import MAKER_TOKEN
@@ -94,7 +94,7 @@ def test_every_documented_code_has_words_a_kind_and_a_sandbox_fault():
 @pytest.fixture(scope="module")
 def inproc():
     sandbox_app = create_sandbox_app({})
-    client = GatewayClient(SANDBOX_BASE_URL, "50672", timeout=(1.0, 2.0),
+    client = GatewayClient(SANDBOX_BASE_URL, "50672", timeout=(5.0, ANSWERED_READ_TIMEOUT),
                            mount=lambda session: mount_sandbox(session, sandbox_app))
     return client, sandbox_app.extensions["sandbox"]
 
@@ -141,7 +141,7 @@ def _answer_server(status: int, body: bytes, content_type: str = "application/js
 def test_a_code_in_any_documented_shape_and_status_decides_the_kind(status, body, kind):
     with _answer_server(status, json.dumps(body).encode()) as base_url:
         with pytest.raises(errors.GatewayError) as caught:
-            GatewayClient(base_url, "1", timeout=(1, 2)).list_requests("t")
+            GatewayClient(base_url, "1", timeout=(5.0, ANSWERED_READ_TIMEOUT)).list_requests("t")
     assert type(caught.value) is kind and caught.value.may_exist is False
 
 
@@ -149,7 +149,7 @@ def test_an_undocumented_code_keeps_the_status_path_with_the_code_shown():
     body = json.dumps({"errors": [{"status": False, "code": 2999, "message": "Something new"}]}).encode()
     with _answer_server(400, body) as base_url:
         with pytest.raises(errors.GatewayError) as caught:
-            GatewayClient(base_url, "1", timeout=(1, 2)).list_requests("t")
+            GatewayClient(base_url, "1", timeout=(5.0, ANSWERED_READ_TIMEOUT)).list_requests("t")
     error = caught.value
     assert type(error) is errors.GatewayRejected and error.kind == "rejected"
     assert error.code == "2999" and "Something new (code 2999)" in error.message
@@ -158,7 +158,7 @@ def test_an_undocumented_code_keeps_the_status_path_with_the_code_shown():
 def test_a_successful_answer_wins_over_a_code_in_it():
     body = json.dumps({"data": [], "errors": [{"code": 2011, "message": "ignored"}]}).encode()
     with _answer_server(200, body) as base_url:
-        assert GatewayClient(base_url, "1", timeout=(1, 2)).list_requests("t").items == []
+        assert GatewayClient(base_url, "1", timeout=(5.0, ANSWERED_READ_TIMEOUT)).list_requests("t").items == []
 
 
 # -- a create, on the status page ---------------------------------------------------------------

@@ -22,7 +22,7 @@ from gateway.auth import GatewayOAuth
 from gateway.client import GatewayClient
 from models import AuditEvent
 from sandbox import create_app as create_sandbox_app
-from tests.helpers import VALID_FORM, make_app, signed_in_client
+from tests.helpers import ANSWERED_READ_TIMEOUT, VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import allow_next_poll, real_mode_environ, record, submit
 from tests.live_server import serve_wsgi
 
@@ -139,8 +139,8 @@ def test_an_expired_oauth_token_is_renewed_once_and_the_post_applied_once(tmp_pa
 
 def test_a_second_401_is_not_retried_again(oauth_sandbox):
     base_url, state = oauth_sandbox
-    auth = GatewayOAuth(base_url + "/v3/oauth/token/generate", OAUTH_KEY, OAUTH_SECRET, (1, 2))
-    client = GatewayClient(base_url, "50672", timeout=(1, 2), auth=auth)
+    auth = GatewayOAuth(base_url + "/v3/oauth/token/generate", OAUTH_KEY, OAUTH_SECRET, (5.0, ANSWERED_READ_TIMEOUT))
+    client = GatewayClient(base_url, "50672", timeout=(5.0, ANSWERED_READ_TIMEOUT), auth=auth)
     state.inject_fault("401", count=3, endpoint="list")
     with pytest.raises(errors.TokenRejected):
         client.list_requests("maker")

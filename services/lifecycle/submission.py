@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 import gateway_setup
+import metrics
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import StatusChange, build_payload, mask_secrets
@@ -129,6 +130,7 @@ def send(record: TrackedRequest, payload: dict) -> None:
     except SQLAlchemyError as exc:
         db.session.rollback()
         raise OutcomeNotRecorded(record.id) from exc
+    metrics.record_submission(record.state)
 
 
 def record_created(record: TrackedRequest, info: RequestInfo, note: str) -> None:
