@@ -5,13 +5,13 @@ code, its own message, the HTTP status) and Capillary's id of the downstream cal
 results file can list it. Additive and nullable: the previous release runs against it unchanged.
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0003"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
