@@ -306,6 +306,34 @@ def test_two_importers_storing_one_copy_at_once_then_the_submission_takes_it(tmp
     assert assert_clean_submission(answer[0], app, sandbox).state == "AdminTask"
 
 
+def test_two_reconciliations_keeping_the_same_candidates_at_once_agree(app, client, sandbox, valid_form, monkeypatch):
+    """The status page and the sync reconcile one lost record with several matches at the same moment."""
+    from services.lifecycle import reconcile
+    from tests.lifecycle_helpers import seed_like
+
+    sandbox.inject_fault("timeout", count=1, endpoint="create")
+    lost = submit(client, valid_form, key="b" * 32)
+    seed_like(sandbox, valid_form)
+    seed_like(sandbox, valid_form)
+    together = threading.Barrier(2, timeout=WAIT)
+    real_keep = reconcile._keep_candidates
+
+    def keep_together(*args):
+        together.wait()  # both have found the same two matches; now both store them
+        return real_keep(*args)
+
+    monkeypatch.setattr(reconcile, "_keep_candidates", keep_together)
+
+    def reconcile_once():
+        return reconcile.reconcile(db.session.get(TrackedRequest, lost)).outcome
+
+    with in_thread(in_context(app, reconcile_once)) as first, in_thread(in_context(app, reconcile_once)) as second:
+        pass
+    assert first[0] == second[0] == reconcile.SEVERAL
+    with app.app_context():
+        assert len(reconcile.candidates_for(db.session.get(TrackedRequest, lost))) == 2
+
+
 # -- 4. a bulk row in the window ---------------------------------------------------------------------
 
 

@@ -183,7 +183,10 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
     record.refresh_error = record.refresh_error_at = None
     if len(matches) > 1:
         _keep_candidates(record, matches, now)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # the sync and a status page kept the same ones at the same moment
+            db.session.rollback()
         return ReconcileResult(SEVERAL, ngettext(
             "%(num)d request in Capillary matches this one; choose which it is.",
             "%(num)d requests in Capillary match this one; choose which it is.", len(matches)), matches)
