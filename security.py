@@ -67,7 +67,8 @@ def init_app(app: Flask) -> None:
     proxies = app.config.get("CAP_PROXY_FIX")
     if proxies:
         x_for, x_proto, x_host, x_port, x_prefix = proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=x_for, x_proto=x_proto, x_host=x_host,
+        # Flask's documented way to wrap the app; mypy sees assigning to a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=x_for, x_proto=x_proto, x_host=x_host,  # type: ignore[method-assign]
                                 x_port=x_port, x_prefix=x_prefix)
     _init_limiter(app)
     app.after_request(_security_headers)

@@ -49,7 +49,7 @@ class GatewayClient:
         timeout: tuple[float, float] = (3.0, 15.0),
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
-        mount: Callable[[requests.Session], None] | None = None,
+        mount: Callable[[requests.Session], object] | None = None,
         pool_size: int = 10,
     ):
         self.org_id = org_id
@@ -134,7 +134,8 @@ class GatewayClient:
         items = data.get("data")
         if not isinstance(items, list):
             raise errors.UnreadableResponse("The gateway's request list has no 'data' list.")
-        pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+        pagination = data.get("pagination")
+        pagination = pagination if isinstance(pagination, dict) else {}
         parsed = [RequestInfo.from_json(item) for item in items]
         return RequestPage(
             items=parsed,

@@ -73,7 +73,7 @@ def _v1_1(body: dict) -> ErrorFacts | None:
 def _items(response: dict) -> list[dict]:
     """The per-item results of a v1.1 answer, wherever the API nests them."""
     found: list[dict] = []
-    stack = [response]
+    stack: list[dict | list] = [response]
     while stack and len(found) < 50:
         node = stack.pop()
         if isinstance(node, dict):

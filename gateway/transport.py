@@ -66,7 +66,7 @@ class Transport:
         timeout: tuple[float, float] = (3.0, 15.0),
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
-        mount: Callable[[requests.Session], None] | None = None,
+        mount: Callable[[requests.Session], object] | None = None,
         pool_size: int = 10,
         service: str = "Capillary's gateway",
     ):

@@ -48,7 +48,7 @@ def stop_requested() -> bool:
 
 def periodic_tasks(config) -> list[tuple[str, dict, int]]:
     """The tasks every worker schedules: ``(task, kwargs, every N seconds)``."""
-    tasks = [(BULK_RESUME, {}, config["CAP_BULK_LEASE_SECONDS"])]
+    tasks: list[tuple[str, dict, int]] = [(BULK_RESUME, {}, config["CAP_BULK_LEASE_SECONDS"])]
     if config["CAP_SYNC_INTERVAL_SECONDS"]:
         tasks.append((REQUESTS_SYNC, {}, config["CAP_SYNC_INTERVAL_SECONDS"]))
     return tasks

@@ -15,7 +15,7 @@ def worker_command(burst: bool, name: str | None) -> None:
     """Run a worker for bulk submissions, the periodic sync and resuming interrupted batches."""
     import schema
 
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     if not app.config["REDIS_URL"]:
         raise click.ClickException(
             "REDIS_URL is not set. Without Redis, jobs run on worker threads inside the app process "

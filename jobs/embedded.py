@@ -67,7 +67,7 @@ class EmbeddedBackend:
 
     def run_pending(self) -> list:
         """Run every queued task now, in this thread, until the queue is empty (for tests)."""
-        results = []
+        results: list[object] = []
         while True:
             try:
                 task, kwargs = self._queue.get_nowait()

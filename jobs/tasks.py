@@ -8,6 +8,7 @@ each job has its own database session), whichever backend delivered it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, current_app, has_app_context
 
@@ -72,11 +73,12 @@ def requests_sync() -> str:
     return sync.sync_requests().line()
 
 
-TASKS = {BULK_RUN: bulk_run, BULK_RESUME: bulk_resume, REQUESTS_SYNC: requests_sync,
-         REQUESTS_RECONCILE: requests_reconcile}
+TASKS: dict[str, Callable[..., object]] = {
+    BULK_RUN: bulk_run, BULK_RESUME: bulk_resume, REQUESTS_SYNC: requests_sync, REQUESTS_RECONCILE: requests_reconcile,
+}
 
 
-def perform(task: str, kwargs: dict | None = None, app: Flask | None = None):
+def perform(task: str, kwargs: dict | None = None, app: Flask | None = None) -> object:
     """Run the task ``task`` with ``kwargs`` in a fresh app context; return its result.
 
     :param app: the app to run in; default the current one, else a new ``create_app()``
@@ -84,7 +86,7 @@ def perform(task: str, kwargs: dict | None = None, app: Flask | None = None):
     """
     if app is None:
         if has_app_context():
-            app = current_app._get_current_object()
+            app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
         else:
             from app import create_app
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model
 from models.base import utcnow
 
 # Decision statuses.
@@ -26,7 +26,7 @@ LIVE_DECISION_STATUSES = (DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN)
 _LIVE = text("status <> 'failed'")
 
 
-class Decision(db.Model):
+class Decision(Model):
     """One attempt by a checker in this app to approve or reject one request."""
 
     __tablename__ = "decisions"

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import DDL, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from extensions import db
+from extensions import Model
 from models.base import utcnow
 
 
@@ -21,7 +21,7 @@ class AppendOnlyError(RuntimeError):
     """Raised on any attempt to change or remove an audit event."""
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One thing a person (or the command line) did."""
 
     __tablename__ = "audit_events"

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model
 from models.base import utcnow
 
 # Batch states.
@@ -31,7 +31,7 @@ ROW_DONE = "done"  # the gateway's answer (or failure) is recorded on the Tracke
 INTERRUPTED = "interrupted"  # its worker died mid-call: never re-sent, left to reconciliation
 
 
-class Batch(db.Model):
+class Batch(Model):
     """One uploaded CSV file: counts from the check, state of the job, and its lease."""
 
     __tablename__ = "batches"
@@ -61,7 +61,7 @@ class Batch(db.Model):
     __table_args__ = (Index("ix_batches_state_created", "state", "created_at"),)
 
 
-class BatchRow(db.Model):
+class BatchRow(Model):
     """One line of an uploaded file: its values as written, the checked request, any errors."""
 
     __tablename__ = "batch_rows"

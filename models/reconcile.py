@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import db
+from extensions import Model
 from models.base import utcnow
 
 
-class ReconcileCandidate(db.Model):
+class ReconcileCandidate(Model):
     """One listed Capillary request that matches a tracked record's values."""
 
     __tablename__ = "reconcile_candidates"

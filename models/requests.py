@@ -7,12 +7,12 @@ a UI token: payloads and gateway details are stored masked.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from extensions import db
+from extensions import Model
 from models.base import utcnow
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ UNKNOWN = "unknown"
 NOT_CREATED = "not_created"
 
 
-class TrackedRequest(db.Model):
+class TrackedRequest(Model):
     """One customer status-change request, stored before it is sent and tracked until decided."""
 
     __tablename__ = "tracked_requests"
@@ -109,7 +109,7 @@ class TrackedRequest(db.Model):
         UniqueConstraint("batch_id", "batch_line"),
     )
 
-    def form_values(self) -> dict[str, object]:
+    def form_values(self) -> dict[str, Any]:
         """Return the values a person entered, keyed like the form fields (for edit/retry)."""
         return {
             "tillId": self.till_id,
@@ -134,7 +134,7 @@ class TrackedRequest(db.Model):
         return True
 
 
-class StatusEvent(db.Model):
+class StatusEvent(Model):
     """One state change of a tracked request, with when it was seen and why."""
 
     __tablename__ = "status_events"

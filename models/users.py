@@ -16,7 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from extensions import db
+from extensions import Model
 from models.base import utcnow
 
 MAKER = "maker"
@@ -42,7 +42,7 @@ class TokenState(StrEnum):
     REJECTED = "rejected"  # the gateway answered 401 to it
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """One person who signs in to the app."""
 
     __tablename__ = "users"
@@ -162,7 +162,7 @@ class User(UserMixin, db.Model):
         return f"{self.display_name} ({self.username})" if self.display_name else self.username
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     """One role held by one user."""
 
     __tablename__ = "user_roles"
@@ -175,7 +175,7 @@ class UserRole(db.Model):
     __table_args__ = (CheckConstraint("role IN ('maker', 'agent', 'checker', 'admin')", name="known_role"),)
 
 
-class StoreAssignment(db.Model):
+class StoreAssignment(Model):
     """A store a maker may submit for; zone and concept (and a default till) when known."""
 
     __tablename__ = "store_assignments"

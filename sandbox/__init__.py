@@ -39,7 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(DEFAULTS)
     app.config.update(_from_env(os.environ) if config is None else config)
     app.config["SANDBOX_STALL_SECONDS"] = float(app.config["SANDBOX_STALL_SECONDS"])
-    app.json.sort_keys = False  # keep the documented field order
+    # Flask types app.json as the JSONProvider base; its default provider has sort_keys.
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     app.extensions["sandbox"] = SandboxState(
         auto_approve=bool(app.config["SANDBOX_AUTO_APPROVE"]),
         forbid_self_approval=bool(app.config["SANDBOX_FORBID_SELF_APPROVAL"]),

@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 from datetime import date, datetime
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -237,7 +238,7 @@ def _json_body():
         raise GatewayError(400, "Request body is not valid JSON") from None
 
 
-def _text(value) -> bool:
+def _text(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
 
 

@@ -95,7 +95,7 @@ def change_settings() -> Response:
 
 
 @bp.post("/faults")
-def add_fault() -> Response:
+def add_fault() -> tuple[Response, int]:
     """Queue a fault: ``{"kind", "count" (default 1), "endpoint" (default "any")}``."""
     body = _json_object()
     try:
@@ -113,7 +113,7 @@ def clear_faults() -> Response:
 
 
 @bp.post("/requests")
-def seed() -> Response:
+def seed() -> tuple[Response, int]:
     """Seed a request as if another maker raised it in Capillary's UI (camelCase keys, all optional)."""
     body = _json_object()
     problems = [f"unknown field {name}" for name in sorted(set(body) - set(_SEED_FIELDS))]

@@ -98,7 +98,7 @@ def stall(environ: dict, seconds: float) -> bool:
     """
     channel = environ.get(TRANSPORT_KEY)
     read_timeout = channel.get("read_timeout") if channel else None
-    if read_timeout is not None and seconds > read_timeout:
+    if channel and read_timeout is not None and seconds > read_timeout:
         time.sleep(read_timeout)
         channel["abort"] = "timeout"
         return True

@@ -122,14 +122,15 @@ class SandboxState:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def inject_fault(self, kind: str, count: int = 1, endpoint: str = "any") -> None:
+    def inject_fault(self, kind: object, count: object = 1, endpoint: object = "any") -> None:
         """Make the next ``count`` calls to ``endpoint`` fail as preset ``kind`` says.
 
-        Raise ValueError for an unknown kind or endpoint or a count below 1.
+        The values may come straight from a JSON body: raise ValueError for an unknown kind or
+        endpoint or a count below 1.
         """
-        if kind not in FAULT_KINDS:
+        if not isinstance(kind, str) or kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
-        if endpoint not in ENDPOINTS:
+        if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; known: {', '.join(ENDPOINTS)}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError("count must be a whole number of at least 1")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -43,7 +44,7 @@ class SandboxAdapter(BaseAdapter):
         """Run ``request`` through the app; return a ``requests.Response`` or raise like a socket would."""
         read_timeout = _read_timeout(timeout)
         # The app reads the timeout and reports a dropped connection through this dict.
-        channel = {"read_timeout": read_timeout, "abort": None}
+        channel: dict[str, Any] = {"read_timeout": read_timeout, "abort": None}
         started = time.perf_counter()
         app_iter, status, headers = run_wsgi_app(self.app, _environ(request, channel), buffered=False)
         if channel["abort"] is not None:
@@ -62,7 +63,8 @@ class SandboxAdapter(BaseAdapter):
         response.raw = _WSGIBody(app_iter)
         response.url = request.url
         response.request = request
-        response.connection = self
+        # requests types this as HTTPAdapter; any adapter's send() sets it (see HTTPAdapter.build_response).
+        response.connection = self  # type: ignore[assignment]
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
         return response
 
@@ -88,13 +90,17 @@ def _read_timeout(timeout) -> float | None:
 
 
 def _environ(request: requests.PreparedRequest, channel: dict) -> dict:
+    assert request.url is not None and request.method is not None  # a prepared request has both
     parts = urlsplit(request.url)
     builder = EnvironBuilder(
         path=parts.path or "/",
         base_url=f"{parts.scheme}://{parts.netloc}",
         query_string=parts.query,
         method=request.method,
-        headers=list(request.headers.items()),
+        # requests allows bytes values: a socket sends them as they are and the server reads
+        # them as Latin-1 (PEP 3333); werkzeug would write "b'...'" instead.
+        headers=[(name, value.decode("latin-1") if isinstance(value, bytes) else value)
+                 for name, value in request.headers.items()],
         data=_body_bytes(request.body),
     )
     try:
@@ -164,10 +170,11 @@ class _WSGIBody:
         parts, wanted = [], amt if amt is not None else float("inf")
         while wanted > 0 and not self.closed:
             if self._pos >= len(self._chunk):
-                self._chunk, self._pos = next(self._chunks, None), 0
-                if self._chunk is None:
+                chunk = next(self._chunks, None)
+                if chunk is None:
                     self.close()
                     break
+                self._chunk, self._pos = chunk, 0
                 continue
             end = self._pos + int(min(wanted, len(self._chunk) - self._pos))
             parts.append(self._chunk[self._pos:end])

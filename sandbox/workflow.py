@@ -218,8 +218,9 @@ def failure_output(code: int | str, message: str, *, org_id: str) -> dict:
 
 def _apply_status_change(task: dict, customers: list[dict]) -> tuple[int | str, str] | None:
     """Apply the status change; return ``(code, message)`` on an Intouch error, else None."""
-    query = task.get("queryParams") if isinstance(task.get("queryParams"), dict) else {}
-    body = task.get("body") if isinstance(task.get("body"), dict) else {}
+    query, body = task.get("queryParams"), task.get("body")
+    query = query if isinstance(query, dict) else {}
+    body = body if isinstance(body, dict) else {}
     if query.get("source") not in SOURCES:
         return INVALID_SOURCE
     name, value = query.get("identifierName"), query.get("identifierValue")

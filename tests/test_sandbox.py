@@ -789,6 +789,12 @@ def test_control_call_log(gw, state):
     assert state.calls == []
 
 
+def test_bytes_header_values_arrive_as_text(gw, state):
+    # requests accepts bytes header values; a socket sends their bytes, so the adapter must too.
+    assert gw.create(token=None, headers={"X-CAP-UI-AUTH-TOKEN": MAKER.encode()}).status_code == 200
+    assert state.calls[-1]["headers"]["x-cap-ui-auth-token"] == MAKER
+
+
 def test_call_log_keeps_the_last_500(state):
     for number in range(CALL_LOG_SIZE + 10):
         state.record_call({"n": number})

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import TrackedRequest
@@ -165,3 +166,16 @@ def test_history_lists_newest_first_with_pagination(app, client, valid_form):
     second = client.get(next_url).get_data(as_text=True)
     rest = [int(i) for i in re.findall(r'<td[^>]*><a href="/requests/(\d+)"', second)]
     assert rest == sorted(rest, reverse=True) and len(rest) == 2 and max(rest) < min(ids)
+
+
+def test_an_integrity_error_other_than_a_used_key_is_raised(app, sandbox, valid_form):
+    # The IntegrityError branch of submit() is for losing a race on the submission key. Any other
+    # broken constraint must surface as itself, not come back as a (None, False) "earlier record".
+    from gateway.payload import StatusChange
+    from services.lifecycle import submission
+
+    with app.test_request_context():
+        with pytest.raises(IntegrityError):
+            submission.submit(StatusChange(**valid_form), "c" * 32, actor=None, till_id=None)  # NOT NULL
+        assert db.session.scalar(select(func.count()).select_from(TrackedRequest)) == 0
+    assert sandbox.created_count == 0

@@ -85,10 +85,11 @@ def decide(pk: int):
     if step == "confirm":
         result = decisions.decide(record, form.decision.data, form.message.data, actor=acting_person())
     else:
-        result = decisions.check_decision(record, form.decision.data, form.message.data,
-                                             actor=acting_person())
-        if result is None:
+        refused = decisions.check_decision(record, form.decision.data, form.message.data,
+                                              actor=acting_person())
+        if refused is None:
             return render_template("approvals/confirm.html", record=record, form=form)
+        result = refused
     if result.status == "refused":
         for name, message in result.errors.items():
             getattr(form, name).errors = [message]

@@ -51,7 +51,6 @@ def csv_download(filename: str, header: Iterable[str], rows: Callable[[], Iterab
     runs stays open only as long as the download (and is closed if the download is cut short).
     """
 
-    @stream_with_context
     def generate() -> Iterator[str]:
         found = rows()
         try:
@@ -61,5 +60,5 @@ def csv_download(filename: str, header: Iterable[str], rows: Callable[[], Iterab
             if close is not None:
                 close()  # e.g. a server-side cursor of a download cut short
 
-    return Response(generate(), mimetype="text/csv", headers={
+    return Response(stream_with_context(generate()), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})

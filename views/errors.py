@@ -72,10 +72,11 @@ def _csrf_error(error: CSRFError):
 
 
 def _http_error(error: HTTPException):
-    message = error.description
-    if message == type(error).description and error.code in _DEFAULT_EXPLANATIONS:
-        message = str(_DEFAULT_EXPLANATIONS[error.code])
-    return _page(error.code or 500, str(_TITLES.get(error.code, error.name)), message)
+    code = error.code or 500
+    message = error.description or ""
+    if message == type(error).description and code in _DEFAULT_EXPLANATIONS:
+        message = str(_DEFAULT_EXPLANATIONS[code])
+    return _page(code, str(_TITLES.get(code, error.name)), message)
 
 
 def _render_as_nobody() -> None:

@@ -51,7 +51,7 @@ def resolve(path: str | None) -> tuple[str, Renderer, dict] | None:
     except (HTTPException, AttributeError):
         return None
     renderer = _RENDERERS.get(endpoint)
-    return (endpoint, renderer, args) if renderer else None
+    return (endpoint, renderer, dict(args)) if renderer else None
 
 
 def carried_values(formdata: MultiDict) -> list[tuple[str, str]]:

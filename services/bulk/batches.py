@@ -8,14 +8,14 @@ person confirms; the job that sends is :mod:`services.bulk.runner`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from extensions import db
@@ -110,7 +110,7 @@ def _mark_duplicates(batch_id: int) -> int:
     ).all()
     if not repeated:
         return 0
-    rows = BatchRow.__table__
+    rows = cast(Table, BatchRow.__table__)  # a declarative model's table; typed as the wider FromClause
     db.session.connection().execute(
         rows.update()
         .where(rows.c.batch_id == batch_id, rows.c.dedupe_key == bindparam("key"),
@@ -127,7 +127,8 @@ def confirm(batch: Batch, *, actor: User | None) -> bool:
     from services.people import audit
 
     now = utcnow()
-    moved = db.session.execute(
+    # An UPDATE/DELETE returns a CursorResult (it has rowcount); SQLAlchemy 2.0 types execute() as Result.
+    moved = db.session.execute(  # type: ignore[attr-defined]
         update(Batch).where(Batch.id == batch.id, Batch.state == REVIEW, Batch.valid_rows > 0)
         .values(state=QUEUED, confirmed_at=now)
     ).rowcount
@@ -144,7 +145,8 @@ def discard(batch: Batch) -> bool:
     if batch.state != REVIEW:
         return False
     db.session.execute(delete(BatchRow).where(BatchRow.batch_id == batch.id))
-    deleted = db.session.execute(delete(Batch).where(Batch.id == batch.id, Batch.state == REVIEW)).rowcount
+    # A CursorResult, typed as Result in SQLAlchemy 2.0 (see confirm).
+    deleted = db.session.execute(delete(Batch).where(Batch.id == batch.id, Batch.state == REVIEW)).rowcount  # type: ignore[attr-defined]
     db.session.commit()
     return deleted == 1
 
@@ -208,11 +210,11 @@ def progress(batch: Batch) -> Progress:
     """Count the batch's rows by outcome, and estimate the rate and the time left."""
     by_status = dict(db.session.execute(
         select(BatchRow.status, func.count()).where(BatchRow.batch_id == batch.id).group_by(BatchRow.status)
-    ).all())
+    ).tuples().all())
     by_state = dict(db.session.execute(
         select(TrackedRequest.state, func.count()).where(TrackedRequest.batch_id == batch.id)
         .group_by(TrackedRequest.state)
-    ).all())
+    ).tuples().all())
     finished_states = {ROW_DONE, INTERRUPTED}
     to_send = sum(n for status, n in by_status.items() if status not in (INVALID, DUPLICATE))
     remaining = sum(n for status, n in by_status.items() if status in (PENDING, ROW_SENDING))
@@ -248,7 +250,8 @@ def _recent_rate(batch: Batch) -> float:
 # -- pages of rows and the results file -----------------------------------------------------------
 
 
-def rows_page(batch_id: int, statuses: tuple[str, ...], page: int, size: int) -> tuple[list, int]:
+def rows_page(batch_id: int, statuses: tuple[str, ...], page: int,
+              size: int) -> tuple[Sequence[tuple[BatchRow, TrackedRequest | None]], int]:
     """Return one page of the batch's rows in these statuses (by line) with their requests, and the count."""
     where = (BatchRow.batch_id == batch_id, BatchRow.status.in_(statuses))
     total = db.session.scalar(select(func.count()).select_from(BatchRow).where(*where)) or 0
@@ -257,7 +260,7 @@ def rows_page(batch_id: int, statuses: tuple[str, ...], page: int, size: int) ->
         select(BatchRow, request)
         .outerjoin(request, and_(request.batch_id == BatchRow.batch_id, request.batch_line == BatchRow.line))
         .where(*where).order_by(BatchRow.line).limit(size).offset((page - 1) * size)
-    ).all()
+    ).tuples().all()
     return rows, total
 
 

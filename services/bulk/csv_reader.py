@@ -98,7 +98,7 @@ def check_values(values: dict[str, str], settings: Rules) -> tuple[StatusChange 
         ("tillId", _l("Till ID")), ("storeId", _l("Store ID")), ("zoneId", _l("Zone ID")),
         ("conceptId", _l("Concept ID")))}
     identifier_name = (values.get("identifierName") or "").strip()
-    identifier_value = None
+    identifier_value = ""
     if identifier_name not in IDENTIFIER_NAMES:
         errors.append(("identifierName", _("Use one of: %(names)s (got “%(got)s”).",
                                            names=", ".join(IDENTIFIER_NAMES), got=identifier_name)))

@@ -82,7 +82,7 @@ def run_batch(batch_id: int, *, should_stop: Callable[[], bool] = lambda: False,
         ``lost`` (the lease was lost). After ``stopped`` or ``sliced`` the batch is free
         again and should be queued again.
     """
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     if not take_lease(batch_id, owner):
         return BUSY
@@ -261,7 +261,7 @@ def _send_one(app: Flask, claimed: Claimed, token_user: int | None, slots: threa
             user = _user(token_user)
             outcome = _call_gateway(claimed, user, halted)
             free_slot()
-            record = db.session.get(TrackedRequest, claimed.record_pk)
+            record = db.session.get_one(TrackedRequest, claimed.record_pk)
             note = f"Created in Capillary (bulk file #{record.batch_id}, line {claimed.line})."
 
             def row_done() -> None:
@@ -325,7 +325,8 @@ def _lease_length() -> timedelta:
 def take_lease(batch_id: int, owner: str) -> bool:
     """Become the batch's only runner, unless a live runner holds it; return whether we did."""
     now = utcnow()
-    taken = db.session.execute(
+    # An UPDATE/DELETE returns a CursorResult (it has rowcount); SQLAlchemy 2.0 types execute() as Result.
+    taken = db.session.execute(  # type: ignore[attr-defined]
         update(Batch)
         .where(Batch.id == batch_id, Batch.state.in_((QUEUED, RUNNING)),
                or_(Batch.lease_until.is_(None), Batch.lease_until < now))
@@ -339,7 +340,8 @@ def take_lease(batch_id: int, owner: str) -> bool:
 
 def renew_lease(batch_id: int, owner: str) -> bool:
     """Extend our lease; False means it was taken over (we were presumed dead)."""
-    renewed = db.session.execute(
+    # A CursorResult, typed as Result in SQLAlchemy 2.0 (see take_lease).
+    renewed = db.session.execute(  # type: ignore[attr-defined]
         update(Batch).where(Batch.id == batch_id, Batch.lease_owner == owner)
         .values(lease_until=utcnow() + _lease_length()).execution_options(synchronize_session=False)
     ).rowcount
@@ -349,7 +351,7 @@ def renew_lease(batch_id: int, owner: str) -> bool:
 
 def release_lease(batch_id: int, owner: str, state: str) -> None:
     """Give the batch up, leaving it in ``state`` (``done``, or ``queued`` to be continued)."""
-    values = {"state": state, "lease_owner": None, "lease_until": None}
+    values: dict[str, object] = {"state": state, "lease_owner": None, "lease_until": None}
     if state == DONE:
         values["finished_at"] = utcnow()
     db.session.execute(update(Batch).where(Batch.id == batch_id, Batch.lease_owner == owner).values(**values)

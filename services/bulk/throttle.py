@@ -32,7 +32,7 @@ class Throttle:
             from redis import Redis
 
             self._storage = storage_from_string(redis_url, key_prefix=f"{prefix}:limits")
-            self._redis = Redis.from_url(redis_url)
+            self._redis: Redis | None = Redis.from_url(redis_url)
         else:
             self._storage = storage_from_string("memory://")
             self._redis = None
@@ -81,7 +81,7 @@ class Throttle:
 
 def app_throttle(app: Flask | None = None) -> Throttle:
     """Return the app's throttle, made once per app (so every job in this process shares it)."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     throttle = app.extensions.get("bulk_throttle")
     if throttle is None:
         config = app.config

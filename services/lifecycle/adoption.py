@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -61,11 +62,13 @@ class RequestIdTaken(Exception):
     """Another of this app's own records already holds the requestId: nothing was merged."""
 
 
-def task_values(info: RequestInfo) -> dict[str, str]:
+def task_values(info: RequestInfo) -> dict[str, Any]:
     """Return the customer, label and reason a request's echoed task asks for ("" when absent)."""
-    task = info.details.get(TASK_KEY) if isinstance(info.details.get(TASK_KEY), dict) else {}
-    query = task.get("queryParams") if isinstance(task.get("queryParams"), dict) else {}
-    body = task.get("body") if isinstance(task.get("body"), dict) else {}
+    task = info.details.get(TASK_KEY)
+    task = task if isinstance(task, dict) else {}
+    query, body = task.get("queryParams"), task.get("body")
+    query = query if isinstance(query, dict) else {}
+    body = body if isinstance(body, dict) else {}
 
     def text(mapping: dict, key: str) -> str:
         value = mapping.get(key)
@@ -89,6 +92,7 @@ def tracked_by_request_id(request_ids) -> dict[str, TrackedRequest]:
     for start in range(0, len(wanted), 500):  # stay far below any bind-parameter limit
         chunk = wanted[start:start + 500]
         for record in db.session.scalars(select(TrackedRequest).where(TrackedRequest.request_id.in_(chunk))):
+            assert record.request_id is not None  # selected by it
             found[record.request_id] = record
     return found
 

@@ -185,6 +185,7 @@ def decide(record: TrackedRequest, decision: str, message: str, *, actor: User |
         db.session.rollback()
         live = live_decision(record)
         return DecisionResult("refused", already_decided_text(live) if live else _("This request is being decided."))
+    assert record.request_id is not None  # check_decision refuses a record without one
     try:
         info = gateway_setup.gateway_client().decide(record.request_id, decision, message,
                                                      identity.checker_token(actor))

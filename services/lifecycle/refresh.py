@@ -63,7 +63,8 @@ def claim_poll(record_id: int, now: datetime | None = None, *, force: bool = Fal
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1
+    # An UPDATE/DELETE returns a CursorResult (it has rowcount); SQLAlchemy 2.0 types execute() as Result.
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _wait_as_told(record: TrackedRequest, exc: GatewayError) -> None:

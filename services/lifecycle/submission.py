@@ -94,7 +94,10 @@ def submit(change: StatusChange, submission_key: str, *, actor: User | None,
     except IntegrityError:
         # Another request with this key won the race: it owns the one gateway call.
         db.session.rollback()
-        return find_by_key(submission_key), False
+        earlier = find_by_key(submission_key)
+        if earlier is None:
+            raise  # not the key: some other constraint failed
+        return earlier, False
     send(record, payload)
     return record, True
 

@@ -211,6 +211,7 @@ def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> N
     for record in leftovers[:MAX_SINGLE_GETS]:
         if summary.holding_back("fetching open requests one by one"):
             return
+        assert record.request_id is not None  # open records are selected with one
         try:
             info = client.get_request(record.request_id, identity.reading_token(record.submitter))
         except GatewayError as exc:

@@ -114,7 +114,8 @@ def describe_error(code, message: str | None = None) -> str:
 def outcome_of(state: str, details: dict | None) -> Outcome:
     """Read ``details`` of a request in ``state`` into an :class:`Outcome`."""
     details = details if isinstance(details, dict) else {}
-    admin = details.get("AdminTask-Payload") if isinstance(details.get("AdminTask-Payload"), dict) else {}
+    admin = details.get("AdminTask-Payload")
+    admin = admin if isinstance(admin, dict) else {}
     decision = admin.get("actionDecision") or details.get("AdminTask_Output")
     decision = decision if decision in ("approved", "rejected") else None
     message = admin.get("actionMessage") if isinstance(admin.get("actionMessage"), str) else None
@@ -127,8 +128,9 @@ def outcome_of(state: str, details: dict | None) -> Outcome:
 
 
 def _read_output(output: dict) -> dict:
-    headers = output.get("headers") if isinstance(output.get("headers"), dict) else {}
-    body = output.get("body") if isinstance(output.get("body"), dict) else {}
+    headers, body = output.get("headers"), output.get("body")
+    headers = headers if isinstance(headers, dict) else {}
+    body = body if isinstance(body, dict) else {}
     status = output.get("status")
     http_status = int(status) if isinstance(status, (int, float)) and not isinstance(status, bool) else None
     code = message = None

@@ -191,13 +191,13 @@ def _replace_stores(user: User, parsed: list[dict[str, str]]) -> None:
         if store.store_id not in wanted:
             user.stores.remove(store)
     for store_id, fields in wanted.items():
-        store = user.assignment(store_id)
-        if store is None:
+        assigned = user.assignment(store_id)
+        if assigned is None:
             user.stores.append(StoreAssignment(**fields))
         else:
-            store.zone_id = fields.get("zone_id", "")
-            store.concept_id = fields.get("concept_id", "")
-            store.till_id = fields.get("till_id", "")
+            assigned.zone_id = fields.get("zone_id", "")
+            assigned.concept_id = fields.get("concept_id", "")
+            assigned.till_id = fields.get("till_id", "")
 
 
 def set_disabled(user: User, disabled: bool, *, actor: User | None, actor_name: str | None = None) -> None:

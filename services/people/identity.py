@@ -54,7 +54,7 @@ class OwnTokenUnusable(TokenRejected):
 
 
 def _cipher() -> MultiFernet:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     cipher = app.extensions.get("token_cipher")
     if cipher is None:
         keys = [key.strip() for key in app.config["CAP_TOKEN_KEY"].split(",") if key.strip()]
@@ -67,8 +67,10 @@ def encrypt(token: str) -> bytes:
     return _cipher().encrypt(token.encode("ascii"))
 
 
-def decrypt(ciphertext: bytes) -> str | None:
-    """Return the token, or None when no configured key opens it (e.g. a key was retired)."""
+def decrypt(ciphertext: bytes | None) -> str | None:
+    """Return the token, or None when there is none or no configured key opens it (e.g. a key was retired)."""
+    if ciphertext is None:
+        return None
     try:
         return _cipher().decrypt(ciphertext).decode("ascii")
     except (InvalidToken, UnicodeDecodeError):

@@ -95,7 +95,7 @@ def validators(user: User) -> dict:
         def check(form, field):
             assignment = user.assignment(form.storeId.data or "")
             expected = getattr(assignment, attribute, "") if assignment else ""
-            if expected and field.data != expected:
+            if assignment and expected and field.data != expected:
                 raise ValidationError(words(assignment.store_id, expected))
         return check
 
