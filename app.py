@@ -50,9 +50,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the gateway client to ``app``."""
+    import error_reporting
     import gateway_setup
     import i18n
     import jobs
+    import metrics
     import schema
     import security
     from extensions import csrf, db, migrate
@@ -72,6 +74,8 @@ def _register_extensions(app: Flask) -> None:
     access.init_app(app)  # sign-in on every page, session limits, roles
     accounts.init_app(app)  # the training sandbox's demo users
     jobs.init_app(app)
+    metrics.init_app(app)  # Prometheus counts of requests and gateway calls (/metrics)
+    error_reporting.init_app(app)  # Sentry, only when SENTRY_DSN is set
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -87,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         health,
         language,
+        metrics,
         profile,
         template_helpers,
         trainer,
@@ -95,7 +100,7 @@ def _register_blueprints(app: Flask) -> None:
 
     converters.init_app(app)  # before any route: bounds every <int:...> record ID
     for blueprint in (requests_area.bp, auth.bp, profile.bp, admin.bp, approvals.bp, trainer.bp, bulk.bp,
-                      health.bp, language.bp):
+                      health.bp, metrics.bp, language.bp):
         app.register_blueprint(blueprint)
     for command_group in (requests_cli, jobs.cli, users_cli):
         command_group.init_app(app)

@@ -44,6 +44,8 @@ SECRET_SETTINGS = (
     "CAP_OAUTH_SECRET",
     "SECRET_KEY",
     "CAP_TOKEN_KEY",
+    "CAP_METRICS_TOKEN",
+    "SENTRY_DSN",
 )
 
 
@@ -123,7 +125,7 @@ def _check_token_key(value: str) -> None:
             Fernet(key.strip())
     except ValueError:  # the message must not echo the (secret) value
         raise ConfigError(
-            "CAP_TOKEN_KEY must be a Fernet key (python -c \"from cryptography.fernet import Fernet; "
+            "CAP_TOKEN_KEY must be a Fernet key (.venv/bin/python -c \"from cryptography.fernet import Fernet; "
             "print(Fernet.generate_key().decode())\"), or several separated by commas"
         ) from None
 
@@ -239,6 +241,7 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         # A running bulk job renews its claim on the batch; a claim older than this is a
         # dead worker's, and another worker resumes the batch.
         "CAP_BULK_LEASE_SECONDS": _int(env, "CAP_BULK_LEASE_SECONDS", 60, minimum=2),
+        **_watching(env),
     }
     if settings["CAP_GATEWAY_AUTH"] not in ("none", "basic", "oauth"):
         raise ConfigError("CAP_GATEWAY_AUTH must be one of: none, basic, oauth")
@@ -246,6 +249,34 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
     if not sandbox:
         _require_real_mode(settings)
     return settings
+
+
+def _networks(env: dict, name: str, default: str) -> tuple:
+    """Read a comma-separated list of addresses or networks (``10.0.0.5``, ``10.1.0.0/16``, ``::1``)."""
+    import ipaddress
+
+    raw = (env.get(name) or "").strip() or default
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name} must list addresses or networks such as 127.0.0.1,10.0.0.0/8, got {raw!r}") from exc
+
+
+def _watching(env: dict) -> dict:
+    """Settings for watching a deployment: /metrics, the job probe, error reporting."""
+    interval = _int(env, "CAP_SYNC_INTERVAL_SECONDS", 300, minimum=0)
+    return {
+        # /metrics answers requests from these addresses, or carrying this bearer token.
+        "CAP_METRICS_ALLOW": _networks(env, "CAP_METRICS_ALLOW", "127.0.0.1,::1"),
+        "CAP_METRICS_TOKEN": (env.get("CAP_METRICS_TOKEN") or "").strip(),
+        # /readyz/jobs: a successful sync must be newer than this (0: not checked), and no job
+        # may wait in the queue longer than that.
+        "CAP_SYNC_MAX_AGE_SECONDS": _int(env, "CAP_SYNC_MAX_AGE_SECONDS", 3 * interval, minimum=0),
+        "CAP_JOBS_MAX_WAIT_SECONDS": _int(env, "CAP_JOBS_MAX_WAIT_SECONDS", 600),
+        # Optional error reporting (sentry-sdk); unset: nothing leaves the server.
+        "SENTRY_DSN": (env.get("SENTRY_DSN") or "").strip(),
+        "SENTRY_ENVIRONMENT": (env.get("SENTRY_ENVIRONMENT") or "production").strip(),
+    }
 
 
 def _check_people_settings(settings: dict) -> None:
@@ -278,7 +309,7 @@ def _require_real_mode(settings: dict) -> None:
             "Set them in the environment or in .env (see .env.example)."
         )
     if len(settings["SECRET_KEY"]) < 32:
-        raise ConfigError('SECRET_KEY must be at least 32 characters (python -c "import secrets; '
+        raise ConfigError('SECRET_KEY must be at least 32 characters (.venv/bin/python -c "import secrets; '
                           'print(secrets.token_hex(32))")')
     if not settings["CAP_GATEWAY_URL"].startswith(("http://", "https://")):
         raise ConfigError("CAP_GATEWAY_URL must be 'sandbox' or a base URL such as https://eucrm.cc.capillarytech.com")

@@ -4,6 +4,8 @@ Values come from the environment or ``.env`` through config.server_settings; a b
 stops gunicorn with a message naming the variable.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 from config import ConfigError, server_settings
@@ -31,3 +33,40 @@ errorlog = "-"
 # Gunicorn 27's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl), so a
 # second server on the same machine would take it over; nothing here uses it.
 control_socket_disable = True
+
+# --- Prometheus metrics of several processes (metrics.py) --------------------------------------
+# Each worker process keeps its counts in files in PROMETHEUS_MULTIPROC_DIR and /metrics adds
+# them up. Set here, in the master, before any worker imports prometheus-client. The systemd
+# units give the web and the `flask worker` processes one folder, so /metrics includes both;
+# otherwise this server gets a folder of its own.
+metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="capreq-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
+
+def on_starting(server):
+    """Drop the files of processes that are gone: their counts belonged to an earlier run.
+
+    Only dead processes' files: a `flask worker` sharing the folder keeps writing to its own.
+    """
+    Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    for path in Path(metrics_dir).glob("*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker exited (HUP, crash, max requests): its live gauges no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

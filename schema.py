@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 UPGRADE_COMMAND = "flask --app app db upgrade"
 # Endpoints that must answer even when the schema is behind (probes, the stylesheet).
-OPEN_ENDPOINTS = {"static", "health.healthz", "health.readyz"}
+OPEN_ENDPOINTS = {"static", "health.healthz", "health.readyz", "health.readyz_jobs", "metrics.metrics"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,18 @@ class SchemaStatus:
     current: tuple[str, ...]
     heads: tuple[str, ...]
     error: str = ""  # set when the database could not be read at all
+    # Revisions of the database this code's migrations do not know: newer code migrated it.
+    newer: tuple[str, ...] = ()
 
     @property
     def up_to_date(self) -> bool:
-        """True when the database is exactly at the migrations' head."""
-        return not self.error and set(self.current) == set(self.heads)
+        """True when the database is at the migrations' head, or ahead of it.
+
+        Ahead is fine because migrations only ever add (expand, then contract a release
+        later): this code still runs on the newer schema, which is what lets a deploy roll the
+        code back, and keeps old processes serving while `flask db upgrade` runs.
+        """
+        return not self.error and (set(self.current) == set(self.heads) or bool(self.newer))
 
     def problem(self) -> str:
         """A one-line explanation for operators (empty when up to date)."""
@@ -76,7 +83,8 @@ def status() -> SchemaStatus:
             current = tuple(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as exc:
         return SchemaStatus((), heads, error=type(exc).__name__)
-    return SchemaStatus(current, heads)
+    known = {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    return SchemaStatus(current, heads, newer=tuple(rev for rev in current if rev not in known))
 
 
 def upgrade() -> None:
@@ -125,9 +133,21 @@ def init_app(app: Flask) -> None:
             return
         if mode == "upgrade":
             _upgrade_at_start(state)
-        if not schema_ready(app):
+        if not schema_ready(app) and _serving():
             log.warning("Not serving pages until the database is up to date. %s", state["problem"])
     app.before_request(_require_schema)
+
+
+def _serving() -> bool:
+    """True when this process is about to serve pages (gunicorn, `flask run`), not a CLI command.
+
+    `flask db upgrade` builds the app too, while the schema is (by definition) behind: telling
+    the operator that pages are not served would be noise at best, alarming at worst.
+    """
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
 
 
 def _default_mode(app: Flask) -> str:
@@ -156,6 +176,9 @@ def schema_ready(app: Flask | None = None) -> bool:
     if not state["ok"]:
         found = status()
         state["ok"] = found.up_to_date
+        if found.newer:
+            log.warning("The database is at revision %s, which this code does not know: newer code migrated it. "
+                        "Serving, since migrations only add to the schema.", ", ".join(found.newer))
         state["problem"] = "" if found.up_to_date else (state["hint"] or found.problem())
     return state["ok"]
 

@@ -22,7 +22,11 @@ def sync_command(page_size: int | None, lookback_days: int | None) -> None:
     Prints one summary line. Exits 1 only when nothing could be done (every gateway call
     failed); partial failures are reported in the line and exit 0.
     """
-    summary = sync_requests(page_size=page_size, lookback_days=lookback_days)
+    from jobs import runs
+    from jobs.tasks import sync_failure
+
+    summary = runs.run_recorded(runs.SYNC, lambda: sync_requests(page_size=page_size, lookback_days=lookback_days),
+                                sync_failure)
     click.echo(summary.line())
     if summary.did_nothing:
         raise SystemExit(1)

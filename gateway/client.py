@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -58,6 +59,15 @@ class GatewayClient:
         self.base_url = self.transport.base_url
         self.timeout = timeout
         self._auth = auth
+        self._observers: list[Callable[[str, str, float], None]] = []
+
+    def add_observer(self, observer: Callable[[str, str, float], None]) -> None:
+        """Call ``observer(endpoint, outcome, seconds)`` after every gateway call (e.g. metrics).
+
+        ``endpoint`` is ``create``, ``decide``, ``get`` or ``list``; ``outcome`` is ``ok`` or the
+        failure's :attr:`gateway.errors.GatewayError.kind`. An observer must not raise.
+        """
+        self._observers.append(observer)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -79,7 +89,7 @@ class GatewayClient:
 
     def create_request(self, payload: dict, ui_token: str) -> RequestInfo:
         """Create a CUSTOMER-STATUS-CHANGE request (§1); return the gateway's view of it."""
-        data = self._call("POST", CREATE_PATH, ui_token, body=payload)
+        data = self._call("POST", CREATE_PATH, ui_token, body=payload, endpoint="create")
         return RequestInfo.from_json(data.get("data"))
 
     def decide(self, request_id: str, decision: str, message: str, ui_token: str) -> RequestInfo:
@@ -91,12 +101,12 @@ class GatewayClient:
             "actionName": "AdminTask",
             "payload": {"AdminTask-Payload": {"actionDecision": decision, "actionMessage": message}},
         }
-        data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body)
+        data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body, endpoint="decide")
         return RequestInfo.from_json(data.get("data"))
 
     def get_request(self, request_id: str, ui_token: str) -> RequestInfo:
         """Fetch one request by its requestId (§3)."""
-        data = self._call("GET", f"{BASE_PATH}/requests/{quote(request_id, safe='')}", ui_token)
+        data = self._call("GET", f"{BASE_PATH}/requests/{quote(request_id, safe='')}", ui_token, endpoint="get")
         return RequestInfo.from_json(data.get("data"))
 
     def list_requests(
@@ -130,7 +140,7 @@ class GatewayClient:
             "tillId": till_id,
         }
         params.update({k: v for k, v in optional.items() if v})
-        data = self._call("GET", f"{BASE_PATH}/requests", ui_token, params=params)
+        data = self._call("GET", f"{BASE_PATH}/requests", ui_token, params=params, endpoint="list")
         items = data.get("data")
         if not isinstance(items, list):
             raise errors.UnreadableResponse("The gateway's request list has no 'data' list.")
@@ -154,10 +164,27 @@ class GatewayClient:
             "Accept": "application/json",
         }
 
-    def _call(self, method: str, path: str, ui_token: str, *, body: dict | None = None,
+    def _call(self, method: str, path: str, ui_token: str, *, endpoint: str, body: dict | None = None,
               params: dict | None = None) -> dict:
-        answer = self.transport.call(method, path, self._headers(ui_token), body=body, params=params)
-        return _interpret(answer)
+        """Make one call, interpret its answer, and tell the observers how it went."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            answer = self.transport.call(method, path, self._headers(ui_token), body=body, params=params)
+            return _interpret(answer)
+        except errors.GatewayError as exc:
+            outcome = exc.kind
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            for observer in self._observers:
+                try:
+                    observer(endpoint, outcome, elapsed)
+                except Exception:  # noqa: BLE001 - watching a call must never break it
+                    log.exception("gateway call observer failed")
 
 
 def _int(value, default: int) -> int:

@@ -12,6 +12,8 @@ Either way each worker also schedules the periodic tasks (:func:`periodic_tasks`
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app
 
 from jobs.tasks import BULK_RESUME, REQUESTS_SYNC
@@ -19,6 +21,8 @@ from jobs.tasks import BULK_RESUME, REQUESTS_SYNC
 
 def init_app(app: Flask) -> None:
     """Choose the backend for ``app`` (``flask worker`` is registered from app.COMMAND_MODULES)."""
+    # The job probe gives a new process this long before it expects a first sync (jobs/status.py).
+    app.extensions["jobs_started_at"] = time.time()
     if app.config["REDIS_URL"]:
         from jobs.rq_backend import RQBackend
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
 
 
 @click.command("worker")
@@ -23,7 +25,18 @@ def worker_command(burst: bool, name: str | None) -> None:
         )
     if not schema.schema_ready(app):
         raise click.ClickException(app.extensions["schema"]["problem"])
-    app.extensions["jobs"].work(burst=burst, name=name)
+    backend = app.extensions["jobs"]
+    try:
+        backend.redis.ping()
+        backend.work(burst=burst, name=name)
+    except RedisError as exc:
+        # Plain words for the operator (and systemd's journal), not a traceback; the password in
+        # REDIS_URL, if any, stays out of it. Restart=always retries once Redis is back.
+        where = make_url(app.config["REDIS_URL"]).render_as_string(hide_password=True)
+        raise click.ClickException(
+            f"Redis at {where} is not answering ({type(exc).__name__}: {exc}). Start Redis or correct REDIS_URL; "
+            "queued work is kept in Redis and in the database, nothing is lost."
+        ) from None
 
 
 def init_app(app: Flask) -> None:

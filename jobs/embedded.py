@@ -79,6 +79,14 @@ class EmbeddedBackend:
         """The queued tasks, oldest first (for tests and the progress page)."""
         return list(self._queue.queue)
 
+    def threads_expected(self) -> int:
+        """How many job threads this process runs once started (workers and the scheduler)."""
+        return WORKER_THREADS + 1
+
+    def threads_alive(self) -> int:
+        """How many of them are running now (0 before the first request starts them)."""
+        return sum(thread.is_alive() for thread in self._threads)
+
     def _work(self) -> None:
         while not self.stopping.is_set():
             try:

@@ -22,7 +22,7 @@ from jobs.tasks import BULK_RESUME, perform
 
 log = logging.getLogger(__name__)
 
-# Longer than a bulk time slice (services/bulk_runner.SLICE_SECONDS) plus the last calls.
+# Longer than a bulk time slice (services/bulk/runner.SLICE_SECONDS) plus the last calls.
 JOB_TIMEOUT = 900
 RESULT_TTL = 24 * 3600
 FAILURE_TTL = 7 * 24 * 3600

@@ -21,7 +21,7 @@ REQUESTS_RECONCILE = "requests.reconcile"
 
 
 def bulk_run(batch_id: int) -> str:
-    """Send a confirmed batch (services/bulk_runner.py); queue it again if it was cut short.
+    """Send a confirmed batch (services/bulk/runner.py); queue it again if it was cut short.
 
     Rows a dead worker left mid-call are looked up in Capillary's list straight away
     (``requests.reconcile``) rather than at the next periodic sync.
@@ -67,10 +67,17 @@ def bulk_resume(at_start: bool = False) -> int:
 
 
 def requests_sync() -> str:
-    """Sync open requests with Capillary's list and reconcile lost submissions (services/sync.py)."""
+    """Sync open requests with Capillary's list and reconcile lost submissions (services/lifecycle/sync.py)."""
+    from jobs import runs
     from services.lifecycle import sync
 
-    return sync.sync_requests().line()
+    summary = runs.run_recorded(runs.SYNC, sync.sync_requests, sync_failure)
+    return summary.line()
+
+
+def sync_failure(summary) -> str | None:
+    """A sync run failed when every gateway call it needed failed; say so in its own words."""
+    return summary.line() if summary.did_nothing else None
 
 
 TASKS: dict[str, Callable[..., object]] = {

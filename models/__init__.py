@@ -4,6 +4,7 @@ from models.approvals import Decision
 from models.audit import AuditEvent
 from models.base import utcnow
 from models.batches import Batch, BatchRow
+from models.job_runs import JobRun
 from models.reconcile import ReconcileCandidate
 from models.requests import (
     FAILED_TO_SUBMIT,
@@ -23,6 +24,7 @@ __all__ = [
     "UserRole",
     "Batch",
     "BatchRow",
+    "JobRun",
     "Decision",
     "ReconcileCandidate",
     "FAILED_TO_SUBMIT",

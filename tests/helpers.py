@@ -9,6 +9,7 @@ import os
 import re
 
 from app import create_app
+from config import SANDBOX
 from extensions import db
 from tests.databases import database_url, track
 
@@ -28,11 +29,25 @@ VALID_FORM = {
 }
 
 
+# Read timeouts (seconds) for gateway calls over a real socket. A call that must be answered
+# gets a generous one: a loaded machine must not turn a slow answer into a timeout. A call to
+# a server that holds its answer for NEVER_ANSWERS seconds times out whatever the read timeout
+# is, so a short one there keeps the test quick and still cannot flake.
+ANSWERED_READ_TIMEOUT = 10.0
+UNANSWERED_READ_TIMEOUT = 0.5
+NEVER_ANSWERS = 3600  # SANDBOX_STALL_SECONDS for the socket sandbox's `timeout` fault: longer than any test
+# In sandbox mode the gateway runs in-process and a read timeout happens only when the sandbox
+# decides (its `timeout` fault and its latency sleep exactly this long, then raise): load cannot
+# cause one, so a short value only keeps the `timeout` fault quick.
+IN_PROCESS_READ_TIMEOUT = 0.5
+
+
 def make_app(tmp_path, environ: dict | None = None, **overrides):
     """Create an app for tests: sandbox mode unless ``environ`` says otherwise."""
     environ = dict(environ or {})
     if "DATABASE_URL" not in environ:
         environ["DATABASE_URL"] = database_url(tmp_path)
+    in_process = (environ.get("CAP_GATEWAY_URL") or SANDBOX).strip().lower() == SANDBOX
     config = {
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
@@ -40,7 +55,7 @@ def make_app(tmp_path, environ: dict | None = None, **overrides):
         # Cheaper scrypt than production's n=2**15: tests sign in hundreds of times.
         "PASSWORD_HASH_METHOD": "scrypt:2048:8:1",
         "ENVIRON": environ,
-        "CAP_READ_TIMEOUT": 0.5,
+        "CAP_READ_TIMEOUT": IN_PROCESS_READ_TIMEOUT if in_process else ANSWERED_READ_TIMEOUT,
     }
     config.update(overrides)
     app = create_app(config)

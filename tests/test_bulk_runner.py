@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ from sqlalchemy import func, select, update
 from extensions import db
 from models import Batch, BatchRow, TrackedRequest, utcnow
 from services.bulk import batches, runner
-from services.bulk.throttle import Throttle
+from services.bulk.throttle import Throttle, app_throttle
 from services.people import accounts, identity
 from tests.bulk_helpers import claim_next_row, created_identifiers, make_batch
 from tests.helpers import make_app
@@ -118,10 +117,16 @@ def test_no_more_calls_in_flight_than_the_concurrency_setting(tmp_path):
 def test_the_rate_limit_holds_rows_back(tmp_path):
     app = make_app(tmp_path, CAP_BULK_RATE_PER_MINUTE=5)
     sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
+    throttle = app_throttle(app)
     batch_id = make_batch(app, 8)
-    stop_at = time.monotonic() + 2.0  # far longer than 8 unthrottled in-process calls take
+
+    def held_back() -> bool:
+        # Stop once five rows went out and the next one waits for a permit (the minute's five are
+        # used); with a limit that let it through, the sixth call would be made instead.
+        return sandbox.created_count >= 5 and not throttle.has_room(1)
+
     with app.app_context():
-        outcome = runner.run_batch(batch_id, should_stop=lambda: time.monotonic() > stop_at)
+        outcome = runner.run_batch(batch_id, should_stop=held_back)
         state = db.session.get(Batch, batch_id).state
     assert outcome == runner.STOPPED
     assert sandbox.created_count == 5
@@ -237,12 +242,27 @@ def test_rows_lost_mid_call_are_reconciled_with_capillarys_list_not_resent(tmp_p
 
 def test_rows_claimed_ahead_but_not_sent_go_back_when_a_run_stops(tmp_path):
     app = make_app(tmp_path, CAP_BULK_CONCURRENCY=2)
-    sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
-    sandbox.set_latency_ms(300)
+    sandbox_app = app.extensions["sandbox_app"]
+    sandbox = sandbox_app.extensions["sandbox"]
     batch_id = make_batch(app, 10)
+    arrived: list[str] = []  # the calls that reached Capillary and wait for their answer
+    answer = threading.Event()
+    serve = sandbox_app.wsgi_app
+
+    def held_until_released(environ, start_response):
+        # Capillary keeps each call waiting until the test lets it answer.
+        arrived.append(environ["PATH_INFO"])
+        assert answer.wait(timeout=60), "the test never released the calls"
+        return serve(environ, start_response)
+
+    sandbox_app.wsgi_app = held_until_released
+
     def two_calls_running_and_two_rows_claimed_ahead() -> bool:
         stored = db.session.scalar(select(func.count()).select_from(TrackedRequest))
-        return len(sandbox.calls) >= 2 and stored == 4  # (never true without claiming ahead)
+        if stored == 4 and len(arrived) == 2:  # (never true without claiming ahead)
+            answer.set()
+            return True
+        return False
 
     with app.app_context():
         outcome = runner.run_batch(batch_id, should_stop=two_calls_running_and_two_rows_claimed_ahead)

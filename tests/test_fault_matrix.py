@@ -12,14 +12,15 @@ request that is not stored.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 
 import psycopg
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from markupsafe import escape
 from sqlalchemy import select
@@ -32,13 +33,20 @@ from models import TrackedRequest
 from sandbox import create_app as create_sandbox_app
 from sandbox.faults import FAULT_KINDS
 from sandbox.transport import SANDBOX_BASE_URL, mount_sandbox
-from services.lifecycle.wording import describe
-from tests.helpers import VALID_FORM, make_app, signed_in_client
+from tests.helpers import (
+    ANSWERED_READ_TIMEOUT,
+    NEVER_ANSWERS,
+    UNANSWERED_READ_TIMEOUT,
+    VALID_FORM,
+    make_app,
+    signed_in_client,
+)
 from tests.live_server import serve_wsgi
 from tests.wire_faults import dead_port, serve_reset_mid_body
 
-READ_TIMEOUT = 0.3  # the app's and the client's read timeout here: a stall outlasts it
-STALL_SECONDS = 1.0  # how long the socket sandbox stalls on the `timeout` fault
+# In-process the `timeout` fault stalls exactly the read timeout and then raises (no socket:
+# load cannot make a call time out), so a short one is safe. Over a socket see _read_timeout().
+IN_PROCESS_TIMEOUT = 0.3
 SUBMISSION_KEY = "c" * 32
 NORMALISED_MOBILE = "919780375690"  # VALID_FORM's "9780375690" read in region IN
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -55,6 +63,10 @@ class Expect:
     @property
     def state(self) -> str:
         return "unknown" if self.may_exist else "failed_to_submit"
+
+
+# How the status page shows each state: (badge words, badge tone), as a person reads them.
+BADGES = {"unknown": ("Outcome unknown", "warn"), "failed_to_submit": ("Not submitted", "bad")}
 
 
 EXPECTED = {
@@ -149,7 +161,9 @@ def _assert_explained(app, client, location: str, expect: Expect) -> None:
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert str(escape(record.error_message)) in html
-    assert describe(expect.state).badge in html
+    words, tone = BADGES[expect.state]
+    heading = rf'<h2 id="state-heading"[^>]*>Status:\s*<span class="badge badge-{tone}">{words}</span>\s*</h2>'
+    assert re.search(heading, html), f"the status heading does not say {words!r}"
     assert "Does it exist in Capillary?" in html
     if expect.may_exist:
         assert "Maybe" in html
@@ -173,7 +187,7 @@ def _assert_explained(app, client, location: str, expect: Expect) -> None:
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_create_fault_in_process(tmp_path, kind):
-    app = make_app(tmp_path, CAP_READ_TIMEOUT=READ_TIMEOUT)
+    app = make_app(tmp_path, CAP_READ_TIMEOUT=IN_PROCESS_TIMEOUT)
     sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
     sandbox.inject_fault(kind, count=1, endpoint="create")
     client = signed_in_client(app)
@@ -192,16 +206,24 @@ def test_create_fault_in_process(tmp_path, kind):
 
 @pytest.fixture
 def socket_sandbox():
-    """The sandbox served by werkzeug on a real socket."""
-    sandbox_app = create_sandbox_app({"SANDBOX_STALL_SECONDS": STALL_SECONDS})
+    """The sandbox served by werkzeug on a real socket; its `timeout` fault never answers."""
+    sandbox_app = create_sandbox_app({"SANDBOX_STALL_SECONDS": NEVER_ANSWERS})
     with serve_wsgi(sandbox_app) as base_url:
         yield base_url, sandbox_app.extensions["sandbox"]
+
+
+def _read_timeout(kind: str) -> float:
+    """A client's read timeout over a socket: short for the `timeout` fault (no answer comes), else generous."""
+    return UNANSWERED_READ_TIMEOUT if kind == "timeout" else ANSWERED_READ_TIMEOUT
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_create_fault_over_a_socket(tmp_path, socket_sandbox, kind):
     base_url, sandbox = socket_sandbox
-    app = make_app(tmp_path, _real_mode(base_url), CAP_READ_TIMEOUT=READ_TIMEOUT)
+    # The app has one read timeout for all its calls. With the `timeout` fault the create gets no
+    # answer, but the status page's list call (checking an unknown outcome) must get one: 2 s.
+    read_timeout = 2.0 if kind == "timeout" else ANSWERED_READ_TIMEOUT
+    app = make_app(tmp_path, _real_mode(base_url), CAP_READ_TIMEOUT=read_timeout)
     sandbox.inject_fault(kind, count=1, endpoint="create")
     client = signed_in_client(app)
 
@@ -271,8 +293,9 @@ def inproc_sandbox():
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_client_fault_in_process(inproc_sandbox, endpoint, kind):
     sandbox_app, sandbox = inproc_sandbox
-    client = GatewayClient(SANDBOX_BASE_URL, "50672", timeout=(1.0, READ_TIMEOUT),
-                           mount=lambda session: mount_sandbox(session, sandbox_app))
+    session = requests.Session()
+    mount_sandbox(session, sandbox_app)
+    client = GatewayClient(SANDBOX_BASE_URL, "50672", timeout=(1.0, IN_PROCESS_TIMEOUT), session=session)
     request_id = sandbox.seed_request()
     sandbox.inject_fault(kind, count=1, endpoint=endpoint)
 
@@ -291,22 +314,21 @@ def test_client_fault_in_process(inproc_sandbox, endpoint, kind):
 @pytest.mark.parametrize("kind", WIRE_KINDS)
 def test_client_wire_fault_over_a_socket(socket_sandbox, endpoint, kind):
     base_url, sandbox = socket_sandbox
-    client = GatewayClient(base_url, "50672", timeout=(1.0, READ_TIMEOUT))
     request_id = sandbox.seed_request()
     sandbox.inject_fault(kind, count=1, endpoint=endpoint)
 
     with pytest.raises(errors.GatewayError) as caught:
-        _call(client, endpoint, request_id)
+        _call(GatewayClient(base_url, "50672", timeout=(5.0, _read_timeout(kind))), endpoint, request_id)
 
     _check_typed_error(caught, OVER_SOCKET[kind])
     assert sandbox.get_request(request_id)["state"] == "AdminTask"
     assert len([c for c in sandbox.calls if c["endpoint"] == endpoint]) == (0 if kind == "refused" else 1)
-    _call(client, endpoint, request_id)
+    _call(GatewayClient(base_url, "50672", timeout=(5.0, ANSWERED_READ_TIMEOUT)), endpoint, request_id)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_client_connection_refused(endpoint):
-    client = GatewayClient(f"http://127.0.0.1:{dead_port()}", "50672", timeout=(1.0, READ_TIMEOUT))
+    client = GatewayClient(f"http://127.0.0.1:{dead_port()}", "50672", timeout=(5.0, ANSWERED_READ_TIMEOUT))
     with pytest.raises(errors.GatewayError) as caught:
         _call(client, endpoint, "5d1e0b1c-62a7-11ee-aa6d-0aaee4e533d2")
     _check_typed_error(caught, REFUSED)
@@ -315,7 +337,7 @@ def test_client_connection_refused(endpoint):
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_client_connection_reset_mid_body(endpoint):
     with serve_reset_mid_body() as (base_url, received):
-        client = GatewayClient(base_url, "50672", timeout=(1.0, 2.0))
+        client = GatewayClient(base_url, "50672", timeout=(5.0, ANSWERED_READ_TIMEOUT))
         with pytest.raises(errors.GatewayError) as caught:
             _call(client, endpoint, "5d1e0b1c-62a7-11ee-aa6d-0aaee4e533d2")
         _check_typed_error(caught, MID_BODY)
@@ -366,30 +388,30 @@ def test_sqlite_locked_during_submission_sends_nothing(tmp_path, lock):
 def test_sqlite_locked_after_sending_keeps_the_record_and_says_it_was_sent(tmp_path):
     """The database fails while Capillary is answering: the stored record survives as `sending`."""
     app, path = _sqlite_app(tmp_path)
-    sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
-    sandbox.set_latency_ms(400)
-    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    sandbox_app = app.extensions["sandbox_app"]
+    sandbox = sandbox_app.extensions["sandbox"]
+    locker = sqlite3.connect(path, isolation_level=None)
     locked = threading.Event()
+    serve = sandbox_app.wsgi_app
 
-    def lock_once_the_call_arrives() -> None:
-        deadline = time.monotonic() + 10
-        while not sandbox.calls and time.monotonic() < deadline:
-            time.sleep(0.01)
-        locker.execute("BEGIN EXCLUSIVE")
-        locked.set()
+    def lock_while_capillary_answers(environ, start_response):
+        # In-process, the sandbox answers in the app's own thread: the lock is taken after
+        # Capillary created the request and before the app reads the answer.
+        answer = serve(environ, start_response)
+        if environ["REQUEST_METHOD"] == "POST" and not locked.is_set():
+            locker.execute("BEGIN EXCLUSIVE")
+            locked.set()
+        return answer
 
-    thread = threading.Thread(target=lock_once_the_call_arrives)
-    thread.start()
+    sandbox_app.wsgi_app = lock_while_capillary_answers
     try:
         response = signed_in_client(app).post("/requests", data={**VALID_FORM, "submission_key": SUBMISSION_KEY})
-        thread.join()
         assert locked.is_set()
         html = response.get_data(as_text=True)
         assert response.status_code == 503
         assert "was sent to Capillary" in html
         assert "Nothing was sent" not in html
     finally:
-        thread.join()
         if locked.is_set():
             locker.execute("ROLLBACK")
         locker.close()

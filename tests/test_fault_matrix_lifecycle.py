@@ -20,7 +20,7 @@ from models import Decision, TrackedRequest
 from sandbox.faults import FAULT_KINDS
 from tests.helpers import VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import allow_next_poll
-from tests.test_fault_matrix import EXPECTED, READ_TIMEOUT
+from tests.test_fault_matrix import EXPECTED, IN_PROCESS_TIMEOUT
 
 WAITING = "Waiting for approval"
 
@@ -34,7 +34,7 @@ def shared_app(tmp_path_factory):
     """
     folder = tmp_path_factory.mktemp("lifecycle")
     return make_app(folder, {"DATABASE_URL": f"sqlite:///{folder / 'lifecycle.sqlite3'}"},
-                    CAP_READ_TIMEOUT=READ_TIMEOUT)
+                    CAP_READ_TIMEOUT=IN_PROCESS_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_live_status_fragment_fault_keeps_the_last_known_state(app, sandbox, pen
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_sync_fault_is_reported_and_changes_nothing(tmp_path, kind):
-    app = make_app(tmp_path, CAP_READ_TIMEOUT=READ_TIMEOUT)  # its own: a sync touches every record
+    app = make_app(tmp_path, CAP_READ_TIMEOUT=IN_PROCESS_TIMEOUT)  # its own: a sync touches every record
     sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
     agent = signed_in_client(app, "agent")
     response = agent.post("/requests", data={**VALID_FORM, "submission_key": "e" * 32})

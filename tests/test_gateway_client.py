@@ -9,7 +9,13 @@ from gateway import errors
 from gateway.client import GatewayClient
 from gateway.payload import StatusChange, build_payload, intouch_basic_authorization
 from sandbox import create_app as create_sandbox_app
-from tests.helpers import make_app, signed_in_client
+from tests.helpers import (
+    ANSWERED_READ_TIMEOUT,
+    NEVER_ANSWERS,
+    UNANSWERED_READ_TIMEOUT,
+    make_app,
+    signed_in_client,
+)
 from tests.live_server import serve_wsgi
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_create_payload.json").read_text())
@@ -17,13 +23,14 @@ GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_create_payload.jso
 
 @pytest.fixture
 def live_sandbox():
-    app = create_sandbox_app({"SANDBOX_STALL_SECONDS": 2})
+    """The sandbox on a real socket; its `timeout` fault holds the answer longer than any test."""
+    app = create_sandbox_app({"SANDBOX_STALL_SECONDS": NEVER_ANSWERS})
     with serve_wsgi(app) as base_url:
         yield base_url, app.extensions["sandbox"]
 
 
-def _client(base_url, **kwargs):
-    return GatewayClient(base_url, "50672", timeout=(1.0, 0.5), **kwargs)
+def _client(base_url, read_timeout: float = ANSWERED_READ_TIMEOUT, **kwargs):
+    return GatewayClient(base_url, "50672", timeout=(5.0, read_timeout), **kwargs)
 
 
 def _change(**overrides):
@@ -96,8 +103,9 @@ def test_timeout_over_socket_is_unknown_outcome(live_sandbox):
     base_url, state = live_sandbox
     state.inject_fault("timeout", count=1, endpoint="create")
     with pytest.raises(errors.GatewayTimeout) as caught:
-        _client(base_url).create_request(build_payload(_change(), "https://h", "Basic x"), "t")
+        _client(base_url, UNANSWERED_READ_TIMEOUT).create_request(build_payload(_change(), "https://h", "Basic x"), "t")
     assert caught.value.may_exist is True
+    assert [c["endpoint"] for c in state.calls] == ["create"]  # it was sent (so it may exist)
 
 
 def test_refused_connection_is_unreachable_and_surely_not_created():

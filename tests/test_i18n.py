@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,12 @@ from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from markupsafe import escape
 
 from app import ROOT, create_app
+from extensions import db
 from i18n import format_datetime
+from models import TrackedRequest
 from services.bulk.csv_reader import COLUMNS
 from tests.helpers import VALID_FORM, make_app, sign_in
 
@@ -224,6 +228,7 @@ def test_the_compiled_catalog_is_not_older_than_its_source():
 ENGLISH_ONLY = {"the", "and", "your", "you", "this", "is", "was", "with", "will", "been", "has", "have",
                 "request", "requests", "of", "to", "for", "from", "or", "it", "not", "be", "are", "can"}
 SPANISH_FORM = {**VALID_FORM, "reason": "Fraude sospechado en la caja 3"}
+DECISION = {"decision": "approved", "message": "Revisado con el recibo de la caja"}
 
 
 def _visible_words(html: str) -> list[str]:
@@ -240,32 +245,63 @@ def _english_left(html: str) -> list[str]:
     return sorted({w for w in words if w.lower() in ENGLISH_ONLY})
 
 
-def _spanish_pages(app) -> dict[str, str]:
-    """Render the main pages of every role in Spanish; return their HTML by name."""
-    pages = {}
-    anonymous = app.test_client()
-    anonymous.set_cookie("lang", "es")
-    pages["login"] = anonymous.get("/login").get_data(as_text=True)
-    pages["login failed"] = anonymous.post("/login", data={"username": "agent", "password": "wrong"}).get_data(
-        as_text=True)
+def _heading(html: str) -> str:
+    found = re.search(r"(?s)<h1[^>]*>(.*?)</h1>", html)
+    return unescape(re.sub(r"(?s)<[^>]+>", "", found.group(1))).strip() if found else ""
 
-    agent = app.test_client()
-    sign_in(agent, "agent")
-    agent.set_cookie("lang", "es")
-    pages["form"] = agent.get("/requests/new").get_data(as_text=True)
-    pages["form with errors"] = agent.post("/requests/review", data={"action": "review"}).get_data(as_text=True)
-    pages["review"] = agent.post("/requests/review", data={**SPANISH_FORM, "action": "review"}).get_data(
-        as_text=True)
+
+class SpanishPages(dict):
+    """The Spanish pages of the sweep by name; each is checked to be the page it claims to be."""
+
+    def __init__(self, spanish: Translations):
+        super().__init__()
+        self.spanish = spanish
+
+    def take(self, name: str, response, status: int, heading: str, **params) -> str:
+        """Keep ``response`` as page ``name`` once its status and its heading (translated) are right."""
+        html = response.get_data(as_text=True)
+        expected = self.spanish.gettext(heading) % params
+        assert expected != heading % params, f"{name}: the heading {heading!r} has no Spanish"
+        assert (response.status_code, _heading(html)) == (status, expected), name
+        self[name] = html
+        return html
+
+
+def _spanish_client(app, username: str | None = None):
+    client = app.test_client()
+    if username:
+        sign_in(client, username)
+    client.set_cookie("lang", "es")
+    return client
+
+
+def _spanish_pages(app, spanish: Translations) -> SpanishPages:
+    """Render the main pages of every role in Spanish; return their HTML by name."""
+    pages = SpanishPages(spanish)
+    anonymous = _spanish_client(app)
+    pages.take("login", anonymous.get("/login"), 200, "Sign in")
+    pages.take("login failed", anonymous.post("/login", data={"username": "agent", "password": "wrong"}), 401,
+               "Sign in")
+
+    agent = _spanish_client(app, "agent")
+    pages.take("form", agent.get("/requests/new"), 200, "Request a customer status change")
+    # The form posts to /requests/new: the review when it is valid, the form and its errors when not.
+    pages.take("form with errors", agent.post("/requests/new", data={"action": "review"}), 422,
+               "Request a customer status change")
+    pages.take("review", agent.post("/requests/new", data={**SPANISH_FORM, "action": "review"}), 200,
+               "Check before sending")
     created = agent.post("/requests", data={**SPANISH_FORM, "submission_key": "e" * 32})
+    assert created.status_code == 303
     status_url = created.headers["Location"]
-    pages["status"] = agent.get(status_url).get_data(as_text=True)
-    pages["history"] = agent.get("/requests").get_data(as_text=True)
-    pages["history with errors"] = agent.get("/requests?date_from=2024-06-02&date_to=2024-06-01").get_data(
-        as_text=True)
-    pages["profile"] = agent.get("/profile").get_data(as_text=True)
-    pages["profile with errors"] = agent.post("/profile/token", data={"token": "not-a-token"}).get_data(
-        as_text=True)
-    pages["bulk"] = agent.get("/bulk").get_data(as_text=True)
+    record_id = int(status_url.rsplit("/", 1)[1])
+    pages.take("status", agent.get(status_url), 200, "Status change request %(id)s", id=record_id)
+    pages.take("history", agent.get("/requests"), 200, "Request history")
+    pages.take("history with errors", agent.get("/requests?date_from=2024-06-02&date_to=2024-06-01"), 422,
+               "Request history")
+    pages.take("profile", agent.get("/profile"), 200, "Your profile")
+    pages.take("profile with errors", agent.post("/profile/token", data={"token": "not-a-token"}), 422,
+               "Your profile")
+    pages.take("bulk", agent.get("/bulk"), 200, "Change many customers' status from a CSV file")
     rows = b"\r\n".join([b",".join(c.encode() for c in COLUMNS),
                           b"50682289,50682288,50682286,50678331,mobile,9780375690,Suspended,Fraude,,",
                           b"50682289,50682288,50682286,50678331,mobile,12,Suspended,x,,",
@@ -274,29 +310,32 @@ def _spanish_pages(app) -> dict[str, str]:
                           content_type="multipart/form-data")
     assert uploaded.status_code == 303
     bulk_url = uploaded.headers["Location"]
-    pages["bulk review"] = agent.get(bulk_url).get_data(as_text=True)
-    pages["bulk bad file"] = agent.post("/bulk", data={"file": (io.BytesIO(b"\xff\xfe\x00x"), "x.csv")},
-                                        content_type="multipart/form-data").get_data(as_text=True)
+    batch_id = int(bulk_url.rsplit("/", 1)[1])
+    pages.take("bulk review", agent.get(bulk_url), 200, "Check the file before sending")
+    pages.take("bulk bad file", agent.post("/bulk", data={"file": (io.BytesIO(b"\xff\xfe\x00x"), "x.csv")},
+                                           content_type="multipart/form-data"),
+               422, "Change many customers' status from a CSV file")
     assert agent.post(f"{bulk_url}/confirm").status_code == 303
-    pages["bulk progress"] = agent.get(bulk_url).get_data(as_text=True)
-    pages["not found"] = agent.get("/requests/999999").get_data(as_text=True)
-    forbidden = agent.get("/admin/users")
-    assert forbidden.status_code == 403
-    pages["forbidden"] = forbidden.get_data(as_text=True)
+    pages.take("bulk progress", agent.get(bulk_url), 200, "Bulk file #%(id)s", id=batch_id)
+    pages.take("not found", agent.get("/requests/999999"), 404, "Page not found")
+    pages.take("forbidden", agent.get("/admin/users"), 403, "You do not have access to this page")
 
-    checker = app.test_client()
-    sign_in(checker, "checker")
-    checker.set_cookie("lang", "es")
-    pages["approvals"] = checker.get("/approvals").get_data(as_text=True)
-    record_id = status_url.rsplit("/", 1)[1]
-    pages["decide"] = checker.get(f"/approvals/{record_id}/approved").get_data(as_text=True)
-    pages["checker status"] = checker.get(status_url).get_data(as_text=True)
+    checker = _spanish_client(app, "checker")
+    pages.take("approvals", checker.get("/approvals"), 200, "Requests waiting for approval")
+    pages.take("checker status", checker.get(status_url), 200, "Status change request %(id)s", id=record_id)
+    # The decision page (GET /approvals/<pk>), its errors, and the confirmation step.
+    decide_url = f"/approvals/{record_id}"
+    pages.take("decide", checker.get(decide_url), 200, "Approve or reject request %(id)s", id=record_id)
+    pages.take("decide with errors", checker.post(decide_url, data={"step": "review"}), 422,
+               "Approve or reject request %(id)s", id=record_id)
+    pages.take("confirm", checker.post(decide_url, data={**DECISION, "step": "review"}), 200,
+               "Approve request %(id)s?", id=record_id)
 
-    admin = app.test_client()
-    sign_in(admin, "admin")
-    admin.set_cookie("lang", "es")
-    for path in ("/admin/users", "/admin/users/new", "/admin/audit", "/admin/settings", "/sandbox"):
-        pages[path] = admin.get(path).get_data(as_text=True)
+    admin = _spanish_client(app, "admin")
+    admin_pages = {"/admin/users": "People", "/admin/users/new": "Add a person", "/admin/audit": "Audit trail",
+                   "/admin/settings": "Settings", "/sandbox": "Trainer: the training sandbox"}
+    for path, heading in admin_pages.items():
+        pages.take(path, admin.get(path), 200, heading)
     # The fault list names HTTP statuses by their standard reason phrases and faults by their keys.
     pages["/sandbox"] = re.sub(r'(?s)<select id="kind".*?</select>', "", pages["/sandbox"])
     # The audit trail's rows are English records (what happened, to what), kept as written.
@@ -304,14 +343,96 @@ def _spanish_pages(app) -> dict[str, str]:
     return pages
 
 
-def test_spanish_pages_have_no_english_left(app, tmp_path):
-    pages = _spanish_pages(app)
+def test_spanish_pages_have_no_english_left(app, tmp_path, spanish):
+    pages = _spanish_pages(app, spanish)
     (tmp_path / "csrf").mkdir()
     expired = make_app(tmp_path / "csrf", WTF_CSRF_ENABLED=True).test_client()
     expired.set_cookie("lang", "es")
     stale = expired.post("/login", data={"username": "agent", "password": "x"})
-    assert stale.status_code == 400  # no CSRF token: the "form expired" page
-    pages["form expired"] = stale.get_data(as_text=True)
+    # No CSRF token: the sign-in form again, saying it expired.
+    pages.take("form expired", stale, 400, "Sign in")
+    assert spanish.gettext("This form expired because the page was open too long. Sign in again.") in (
+        pages["form expired"])
     left = {name: _english_left(html) for name, html in pages.items()}
     assert {name: words for name, words in left.items() if words} == {}
     assert all('<html lang="es">' in html for html in pages.values())
+
+
+def test_a_decided_request_tells_the_checker_in_spanish(app, spanish):
+    agent = _spanish_client(app, "agent")
+    status_url = agent.post("/requests", data={**SPANISH_FORM, "submission_key": "f" * 32}).headers["Location"]
+    checker = _spanish_client(app, "checker")
+    decided = checker.post(status_url.replace("/requests/", "/approvals/"), data={**DECISION, "step": "confirm"})
+    assert (decided.status_code, decided.headers["Location"]) == (303, status_url)
+    html = checker.get(status_url).get_data(as_text=True)
+    state = spanish.gettext("Approved").lower()
+    assert spanish.gettext("Approved. Capillary now shows the request as %(state)s.") % {"state": state} in html
+    assert f">{spanish.gettext('Approved')}</span>" in html  # the state's badge
+    # All but the decision's timeline note (an English record, see the next test) is Spanish.
+    english_note = r'(?s)<span class="note">Approved in this app by [^<]*</span>'
+    assert len(re.findall(english_note, html)) == 1
+    assert _english_left(re.sub(english_note, "", html)) == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the timeline note of a decision is stored as an English record: 'Approved in this app by Demo checker: "
+    "“<message>”. Capillary changed the customer's status.' (services/lifecycle/decisions.py)"))
+def test_a_decided_requests_page_has_no_english_left(app):
+    agent = _spanish_client(app, "agent")
+    status_url = agent.post("/requests", data={**SPANISH_FORM, "submission_key": "f" * 32}).headers["Location"]
+    checker = _spanish_client(app, "checker")
+    assert checker.post(status_url.replace("/requests/", "/approvals/"),
+                        data={**DECISION, "step": "confirm"}).status_code == 303
+    assert _english_left(checker.get(status_url).get_data(as_text=True)) == []
+
+
+# -- no English left on Spanish pages of failures --------------------------------------------------
+
+# A failed submission's status page, by the fault that made it fail: (fault, the state's badge).
+FAILURES = {
+    "gateway refused": ("400-json", "Not submitted"),
+    "token rejected": ("401", "Not submitted"),
+    "unknown outcome": ("500", "Outcome unknown"),
+}
+# The gateway's failure messages are stored and shown in English (gateway/errors.py words them
+# for logs and records); the app's own words around them are translated.
+ENGLISH_GATEWAY_MESSAGES = {
+    "gateway refused": "Capillary rejected the request (400): Bad request: the request could not be processed "
+                       "(code 400).",
+    "token rejected": "Capillary refused the sign-in token (401): it is invalid or has expired. Capillary said: "
+                      "Invalid or expired X-CAP-UI-AUTH-TOKEN (code 401)",
+    "unknown outcome": "Capillary's gateway failed with an internal error (500). Capillary said: Internal server "
+                       "error (code 500)",
+}
+
+
+def _failure_page(app, spanish, failure: str) -> tuple[str, str]:
+    """The Spanish status page of a submission that failed as ``failure`` says; (HTML, stored message)."""
+    fault, badge = FAILURES[failure]
+    app.extensions["sandbox_app"].extensions["sandbox"].inject_fault(fault, count=1, endpoint="create")
+    agent = _spanish_client(app, "agent")
+    created = agent.post("/requests", data={**SPANISH_FORM, "submission_key": "9" * 32})
+    assert created.status_code == 303
+    pk = int(created.headers["Location"].rsplit("/", 1)[1])
+    pages = SpanishPages(spanish)
+    html = pages.take(failure, agent.get(created.headers["Location"]), 200, "Status change request %(id)s", id=pk)
+    assert f">{spanish.gettext(badge)}</span>" in html
+    with app.app_context():
+        message = db.session.get(TrackedRequest, pk).error_message
+    assert message == ENGLISH_GATEWAY_MESSAGES[failure] and str(escape(message)) in html
+    return html, message
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_spanish_failure_pages_word_all_but_the_gateways_message_in_spanish(app, spanish, failure):
+    html, message = _failure_page(app, spanish, failure)
+    assert _english_left(html.replace(str(escape(message)), "")) == []
+
+
+@pytest.mark.parametrize("failure", [
+    pytest.param(failure, marks=pytest.mark.xfail(strict=True, reason=(
+        f"the gateway's message is shown in English: {ENGLISH_GATEWAY_MESSAGES[failure]!r}")))
+    for failure in FAILURES])
+def test_spanish_failure_pages_have_no_english_left(app, spanish, failure):
+    html, _message = _failure_page(app, spanish, failure)
+    assert _english_left(html) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import zlib
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import TrackedRequest, User
+from models import Batch, Decision, StatusEvent, TrackedRequest, User
 from security import CONTENT_SECURITY_POLICY
-from tests.helpers import make_app, signed_in_client
+from tests.helpers import VALID_FORM, make_app, signed_in_client
 from tests.test_config import REAL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,22 +155,90 @@ def test_scripts_are_loaded_deferred_from_static(client):
         assert 'src="/static/' in tag and "defer" in tag
 
 
+# Every POST route the app has today (record ids filled in): the sweep below covers any route
+# added later too, but none of these may drop out of it unnoticed.
+POST_ROUTES = {
+    "/login", "/logout", "/language", "/session/keep-alive", "/profile/password", "/profile/token",
+    "/profile/token/clear", "/requests/new", "/requests", "/requests/{pk}/refresh", "/requests/{pk}/resend",
+    "/requests/{pk}/match", "/approvals/{pk}", "/bulk", "/bulk/{batch}/confirm", "/bulk/{batch}/discard",
+    "/admin/users/new", "/admin/users/{user}", "/sandbox/faults", "/sandbox/faults/clear", "/sandbox/reset",
+    "/sandbox/seed", "/sandbox/settings",
+}
+PEOPLE = ("maker", "agent", "checker", "admin")
+
+
+def _csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def _a_request_and_a_batch(app) -> tuple[int, int]:
+    """Submit a request and upload a bulk file through their forms, tokens and all; return their ids."""
+    from tests.bulk_helpers import csv_of
+
+    agent = signed_in_client(app, "agent")
+    token = _csrf_token(agent.get("/requests/new").get_data(as_text=True))
+    created = agent.post("/requests", data={**VALID_FORM, "submission_key": "a" * 32, "csrf_token": token})
+    assert created.status_code == 303
+    token = _csrf_token(agent.get("/bulk").get_data(as_text=True))
+    uploaded = agent.post("/bulk", data={"file": (io.BytesIO(csv_of(2)), "rows.csv"), "csrf_token": token},
+                          content_type="multipart/form-data")
+    assert uploaded.status_code == 303
+    return int(created.headers["Location"].rsplit("/", 1)[1]), int(uploaded.headers["Location"].rsplit("/", 1)[1])
+
+
+def _stored(app) -> dict:
+    """What a form post could change: the rows of each table that holds something people do."""
+    with app.app_context():
+        counts = {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                  for model in (TrackedRequest, User, Batch, Decision, StatusEvent)}
+        counts["batch states"] = db.session.scalars(select(Batch.state)).all()
+        counts["user epochs"] = db.session.scalars(select(User.session_epoch).order_by(User.id)).all()
+    return counts
+
+
 def test_every_post_route_needs_a_csrf_token(tmp_path):
     """ASVS 4.2.2: no state-changing request is accepted without the session's CSRF token."""
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
-    client = signed_in_client(app, "admin")
-    posts = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
-    assert len(posts) > 10
-    for rule in posts:
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "1", rule.rule)
-        response = client.post(path, data={"username": "agent", "password": "help-desk-sandbox"})
-        if response.status_code == 404 and rule.arguments:
-            continue  # refused, and the page to show again is for a record that does not exist
-        assert response.status_code == 400, (rule.rule, response.status_code)
-        assert "expired" in response.get_data(as_text=True).lower(), rule.rule
-    with app.app_context():  # nothing was done
-        assert db.session.scalar(select(func.count()).select_from(TrackedRequest)) == 0
-        assert db.session.scalar(select(func.count()).select_from(User)) == 4
+    pk, batch_id = _a_request_and_a_batch(app)
+    ids = {"pk": pk, "batch_id": batch_id, "user_id": 1}
+    people = {name: signed_in_client(app, name) for name in PEOPLE}
+    sandbox = app.extensions["sandbox_app"].extensions["sandbox"]
+    stored, calls = _stored(app), len(sandbox.calls)
+
+    swept = set()
+    for rule in (rule for rule in app.url_map.iter_rules() if "POST" in rule.methods):
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda arg: str(ids[arg.group(1)]), rule.rule)
+        swept.add(path)
+        answers = {name: client.post(path, data={"username": "agent", "password": "help-desk-sandbox"})
+                   for name, client in people.items()}
+        statuses = {name: answer.status_code for name, answer in answers.items()}
+        # Refused for everyone: the form again ("expired") for whoever may open the page, 403 for the others.
+        assert set(statuses.values()) <= {400, 403}, (rule.rule, statuses)
+        expired = [name for name, answer in answers.items() if answer.status_code == 400]
+        assert expired, (rule.rule, statuses)
+        for name in expired:
+            assert "expired" in answers[name].get_data(as_text=True).lower(), (rule.rule, name)
+    expected = {route.format(pk=pk, batch=batch_id, user=1) for route in POST_ROUTES}
+    assert sorted(expected - swept) == []
+    assert _stored(app) == stored and len(sandbox.calls) == calls  # nothing was done
+
+
+def test_a_refused_form_is_not_drawn_again_for_someone_its_page_is_closed_to(tmp_path):
+    """A form page shown again after a CSRF failure still needs the page's role (and shows no data)."""
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    pk, _batch_id = _a_request_and_a_batch(app)
+    checker, agent, maker = (signed_in_client(app, name) for name in ("checker", "agent", "maker"))
+    for client, path, secret in [
+        (checker, "/admin/users/1", "Change maker"),  # an administrator's page about a person
+        (maker, "/admin/users/new", "Add a person"),
+        (agent, f"/approvals/{pk}", "919780375690"),  # the checker's page about a customer
+        (checker, "/requests", 'name="identifierValue"'),  # the submitters' form
+    ]:
+        refused = client.post(path, data={"identifierValue": "9780375690"})
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 403, (path, refused.status_code)
+        assert "You do not have access to this page" in html
+        assert secret not in html, path
 
 
 def test_no_session_identifier_travels_in_a_url(app, client):

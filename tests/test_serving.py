@@ -83,7 +83,7 @@ def test_gunicorn_serves_and_finishes_a_submission_in_flight_when_stopped(tmp_pa
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAP_", "FLASK_", "DATABASE_URL", "REDIS_"))}
     env.update(environ, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", GUNICORN_THREADS="2",
-               GUNICORN_GRACEFUL_TIMEOUT="20", PYTHONUNBUFFERED="1")
+               GUNICORN_GRACEFUL_TIMEOUT="20", PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as output:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from urllib.parse import parse_qs, urlencode
 
 from extensions import db
 from models import TrackedRequest
+from sandbox import create_app as create_sandbox
 from services.lifecycle.sync import sync_requests
-from tests.lifecycle_helpers import calls, decide_in_capillary, record, records, submit
+from tests.databases import database_url
+from tests.helpers import make_app
+from tests.lifecycle_helpers import calls, decide_in_capillary, real_mode_environ, record, records, submit
+from tests.live_server import serve_wsgi
 
 
 def _submit_three(app, client, valid_form):
@@ -130,20 +134,27 @@ def test_open_records_missing_from_the_lists_are_fetched_one_by_one(app, client,
     assert found.state == "AdminTask" and "404" in found.refresh_error
 
 
-def test_a_gateway_that_ignores_page_numbers_does_not_loop_forever(app, sandbox, monkeypatch):
-    from gateway.client import GatewayClient
-
-    for n in range(3):
+def test_a_gateway_that_ignores_page_numbers_does_not_loop_forever(tmp_path):
+    """Over a real socket, a gateway that answers every list call with its first page."""
+    gateway = create_sandbox({})
+    sandbox = gateway.extensions["sandbox"]
+    for n in range(7):  # four pages of two, as the gateway reports them
         sandbox.seed_request(identifier_value=f"91900000010{n}")
-    real = GatewayClient.list_requests
+    pages_asked = []
+    serve = gateway.wsgi_app
 
-    def always_first_page(self, token, **kwargs):
-        kwargs["page"] = 0
-        return real(self, token, **kwargs)
+    def first_page_whatever_is_asked(environ, start_response):
+        query = parse_qs(environ["QUERY_STRING"])
+        if environ["PATH_INFO"].endswith("/requests") and "PageNo" in query:
+            pages_asked.extend(query["PageNo"])
+            environ["QUERY_STRING"] = urlencode({**query, "PageNo": ["0"]}, doseq=True)
+        return serve(environ, start_response)
 
-    monkeypatch.setattr(GatewayClient, "list_requests", always_first_page)
-    with app.app_context():
-        summary = sync_requests(page_size=2, lookback_days=0)
-    assert summary.pages == 2  # the second page brought nothing new, so it stopped
-    with app.app_context():
-        assert len(db.session.scalars(select(TrackedRequest)).all()) == 2
+    gateway.wsgi_app = first_page_whatever_is_asked
+    with serve_wsgi(gateway) as url:
+        app = make_app(tmp_path, real_mode_environ(url, database_url(tmp_path)))
+        with app.app_context():
+            summary = sync_requests(page_size=2, lookback_days=0)
+    assert pages_asked == ["0", "1"]  # the second page brought nothing new, so it stopped
+    assert summary.pages == 2 and summary.imported == 2
+    assert len(records(app)) == 2

@@ -40,8 +40,9 @@ from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 from views import form_pages
 from views.login_page import render_login
 
-PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz"}
-PUBLIC_PATHS = {"/healthz", "/readyz"}
+PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz", "health.readyz",
+                    "health.readyz_jobs", "metrics.metrics"}  # /metrics has its own restriction
+PUBLIC_PATHS = {"/healthz", "/readyz", "/readyz/jobs", "/metrics"}
 
 SUBMIT_ROLES = (MAKER, AGENT)
 ENDPOINT_ROLES = {
@@ -139,12 +140,21 @@ def _gate():
     view = current_app.view_functions.get(request.endpoint or "")
     if not getattr(view, "passive", False):
         session[SEEN_AT] = int(time.time())
+    check_page_access()
+    return None
+
+
+def check_page_access() -> None:
+    """Abort (404, 403) unless the signed-in person may open the page asked for.
+
+    The gate runs it for every page; the CSRF error handler too (views/errors.py), because CSRF
+    protection runs before the gate and a refused form is drawn again, data and all.
+    """
     if request.blueprint in SANDBOX_BLUEPRINTS and not current_app.config["SANDBOX_MODE"]:
         abort(404)
     roles = required_roles(request.endpoint, request.blueprint)
     if roles and not current_user.has_role(*roles):
         abort(403, description=refusal(roles))
-    return None
 
 
 def required_roles(endpoint: str | None, blueprint: str | None) -> tuple[str, ...]:

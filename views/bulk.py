@@ -168,7 +168,8 @@ def rate_words(found: batches.Progress) -> str:
 def time_left_words(found: batches.Progress) -> str:
     """Roughly how long until every row is sent."""
     if not found.remaining:
-        return _("None")
+        # Not "None": read on a finished file, that looked like a value that failed to show.
+        return _("Nothing left to send")
     if found.seconds_left is None:
         return _("Not known yet")
     minutes = found.seconds_left / 60

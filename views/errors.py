@@ -48,17 +48,38 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
 
 
+# Flask-WTF's reasons (CSRFError.description), in the log's words.
+CSRF_REASONS = {
+    "The CSRF token is missing.": "token missing",
+    "The CSRF session token is missing.": "session token missing (the session ended or its cookie was not sent)",
+    "The CSRF token has expired.": "token expired",
+    "The CSRF token is invalid.": "token invalid",
+    "The CSRF tokens do not match.": "token from another session",
+    "The referrer header is missing.": "referrer missing",
+    "The referrer does not match the host.": "referrer does not match the host",
+}
+# Reasons that are about addresses, not time: reloading the page will not help.
+ADDRESS_REASONS = {"The referrer header is missing.", "The referrer does not match the host."}
+
+
 def _csrf_error(error: CSRFError):
-    """A refused form: show it again with what was typed and a fresh token, never a bare 400."""
+    """A refused form: say which check failed, and show the form again with what was typed."""
     from flask_login import current_user
 
     from views import access, form_pages
 
+    _log_csrf_refusal(error.description)
+    if error.description in ADDRESS_REASONS:
+        return _address_mismatch(error.description)
     if access.wants_json():
         return jsonify(error="form_expired", message=_("This page expired: reload it.")), 400
     if not current_user.is_authenticated and request.endpoint not in access.PUBLIC_ENDPOINTS:
         # The session itself ended: sign in first; the sign-in page carries the values.
         return access.sign_in_required("expired")
+    try:
+        access.check_page_access()  # the role gate has not run yet: a closed page is not drawn again
+    except HTTPException as exc:
+        return _http_error(exc)
     renderer = form_pages.renderer_for(request.endpoint)
     if renderer is not None:
         try:
@@ -69,6 +90,58 @@ def _csrf_error(error: CSRFError):
         return response
     return _page(400, _("This form expired"), _("The page was open too long or your session ended. "
                                                 "Go back, reload the page and submit it again."))
+
+
+def _log_csrf_refusal(reason: str) -> None:
+    """One line naming Flask-WTF's reason, the request id and, for the referrer checks, both origins."""
+    from app_logging import request_id
+
+    detail = ""
+    if reason in ADDRESS_REASONS:
+        detail = (f"; the form came from {_origin(request.referrer) or 'nowhere (no Referer)'}, the app sees itself "
+                  f"as https://{request.host}: if a proxy is in front, check that it passes the Host header with "
+                  "the port (nginx: proxy_set_header Host $http_host)")
+    log.warning("form refused by the CSRF check: %s (%s %s, request id %s)%s",
+                CSRF_REASONS.get(reason, reason), request.method, request.path, request_id(), detail)
+
+
+def _origin(url: str | None) -> str:
+    """The scheme, host and port of ``url`` (never its path or query)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _address_mismatch(reason: str):
+    """The referrer check failed: another address than the server's own, usually a proxy's Host header."""
+    from flask_login import current_user
+
+    from app_logging import request_id
+    from models.users import ADMIN
+    from views import access
+
+    if reason == "The referrer header is missing.":
+        title = _("The app could not tell which page this form came from")
+    else:
+        title = _("This address doesn't match the server's")
+    if current_user.is_authenticated and current_user.has_role(ADMIN):
+        if reason == "The referrer header is missing.":
+            message = _("Over HTTPS the app accepts a form only with a Referer header naming its own address, and "
+                        "this one had none: a proxy or a browser setting may be removing it. Nothing was saved or "
+                        "sent. The log line with request id %(id)s has the details.", id=request_id())
+        else:
+            message = _("The form came from %(origin)s, but the app sees its own address as https://%(host)s. If you "
+                        "run a proxy, check its Host header: it must pass the port too (nginx: proxy_set_header "
+                        "Host $http_host). Nothing was saved or sent. The log line with request id %(id)s has the "
+                        "details.", origin=_origin(request.referrer), host=request.host, id=request_id())
+    else:
+        message = _("The app could not confirm that this form came from its own page, so nothing was saved or "
+                    "sent. Open the app from its usual address and try again; if it happens again, tell your "
+                    "administrator and give them this reference: %(id)s.", id=request_id())
+    if access.wants_json():
+        return jsonify(error="address_mismatch", message=message), 400
+    return _page(400, title, message)
 
 
 def _http_error(error: HTTPException):

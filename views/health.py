@@ -3,6 +3,10 @@
 - ``/healthz``: the process is up and answering (no database or network call).
 - ``/readyz``: this instance can do its work: the database answers and is at the
   migrations' head, the gateway settings are complete, and Redis answers when jobs use it.
+- ``/readyz/jobs``: the background work is being done (jobs/status.py): live RQ workers and
+  the oldest queued job's age with Redis, this process's job threads without, and a recent
+  successful status sync. Kept apart from ``/readyz`` on purpose: a stopped worker is a
+  problem of the deployment, and must not take every web instance out of the load balancer.
 """
 
 from __future__ import annotations
@@ -33,6 +37,24 @@ def readyz():
         checks["redis"] = _redis()
     ready = all(result == "ok" for result in checks.values())
     return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+
+@bp.get("/readyz/jobs")
+def readyz_jobs():
+    """Answer 200 when the job system works, else 503 with what is wrong (no secrets)."""
+    from jobs.status import job_system
+
+    found = job_system(current_app._get_current_object())  # type: ignore[attr-defined]  # a proxy
+    body = {
+        "status": "ok" if not found.problems else "failing",
+        "backend": found.backend,
+        "workers": found.workers,
+        "queued": found.queued,
+        "oldest_queued_seconds": None if found.oldest_queued_seconds is None else round(found.oldest_queued_seconds),
+        "last_successful_sync": found.last_sync.isoformat(timespec="seconds") + "Z" if found.last_sync else None,
+        "problems": found.problems,
+    }
+    return jsonify(body), 200 if not found.problems else 503
 
 
 def _database() -> str:

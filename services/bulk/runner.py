@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import gateway_setup
+import metrics
 from extensions import db
 from gateway.errors import GatewayError, RateLimited
 from gateway.payload import StatusChange
@@ -269,6 +270,7 @@ def _send_one(app: Flask, claimed: Claimed, token_user: int | None, slots: threa
                                    .values(status=ROW_DONE, finished_at=utcnow()))
 
             store_outcome(record, outcome, note, also=row_done)
+            metrics.record_bulk_row(record.state)
     except Exception:
         # The row stays in "sending"; the runner marks it interrupted (never re-sent).
         log.exception("bulk row %s: could not record the outcome", claimed.row_id)
@@ -397,5 +399,6 @@ def mark_interrupted(batch_id: int) -> int:
         .values(status=INTERRUPTED, finished_at=utcnow()).execution_options(synchronize_session=False)
     )
     db.session.commit()
+    metrics.BULK_ROWS.labels("unknown").inc(len(lines))
     log.warning("bulk batch %s: %d row(s) interrupted mid-call, left to reconciliation", batch_id, len(lines))
     return len(lines)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 import gateway_setup
+import metrics
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import StatusChange, build_payload, mask_secrets
@@ -134,6 +135,7 @@ def send(record: TrackedRequest, payload: dict) -> None:
         db.session.rollback()
         log.error("request %s: the outcome could not be stored: %s", record_id, exc)
         raise OutcomeNotRecorded(record_id) from exc
+    metrics.record_submission(record.state)
 
 
 def store_outcome(record: TrackedRequest, answer: RequestInfo | GatewayError, note: str,

@@ -80,15 +80,18 @@ class ServerProcess:
             raise RuntimeError(f"flask {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
 
+    def command(self) -> list[str]:
+        """The server's command line: Flask's own server (subclasses serve otherwise)."""
+        return [sys.executable, "-m", "flask", "--app", self.flask_app, "run",
+                "--host", "127.0.0.1", "--port", str(self.port), "--no-reload", "--no-debugger"]
+
     def start(self) -> ServerProcess:
         """Start the process and wait until it answers HTTP; raise with its log if it never does."""
         if self.process is not None:
             raise RuntimeError(f"{self.name} is already running")
-        command = [sys.executable, "-m", "flask", "--app", self.flask_app, "run",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--no-reload", "--no-debugger"]
         log = self.log_path.open("a")
         self.process = subprocess.Popen(  # a new process group: stop() ends any children too
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         log.close()
@@ -103,7 +106,7 @@ class ServerProcess:
             try:
                 requests.get(self.url + self.ready_path, timeout=1, allow_redirects=False)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
                 time.sleep(0.1)
         log_tail = self.log_path.read_text(errors="replace")[-3000:]
         self.stop()
