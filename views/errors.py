@@ -9,10 +9,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.orm.exc import ObjectDeletedError
+from werkzeug.exceptions import HTTPException, NotFound
 
 from extensions import db, login_manager
 from services.lifecycle.submission import OutcomeNotRecorded
+from services.lifecycle.updates import RecordGone
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SQLAlchemyError, _database_error)
     app.register_error_handler(OutcomeNotRecorded, _outcome_not_recorded)
+    app.register_error_handler(ObjectDeletedError, _record_gone)
+    app.register_error_handler(RecordGone, _record_gone)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -163,6 +167,13 @@ def _outcome_not_recorded(error: OutcomeNotRecorded):
                  _("Your request was sent to Capillary, but the app could not record the answer. "
                    "It is kept in the history as 'Sending' and will be checked against Capillary; "
                    "do not submit it again."))
+
+
+def _record_gone(error: Exception):
+    """A record deleted while its page was drawn (an imported copy merged into its submission): 404."""
+    log.info("record gone while drawing a page: %s", error, exc_info=error)
+    db.session.rollback()
+    return _http_error(NotFound())
 
 
 def _database_error(error: SQLAlchemyError):

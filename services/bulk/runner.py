@@ -44,7 +44,7 @@ from gateway.types import RequestInfo
 from models import SENDING, UNKNOWN, StatusEvent, TrackedRequest, utcnow
 from models.batches import DONE, INTERRUPTED, PENDING, QUEUED, ROW_DONE, ROW_SENDING, RUNNING, Batch, BatchRow
 from services.bulk.throttle import app_throttle
-from services.lifecycle.submission import build_for_sending, new_record, record_created, record_failure
+from services.lifecycle.submission import build_for_sending, new_record, store_outcome
 
 log = logging.getLogger(__name__)
 
@@ -263,14 +263,13 @@ def _send_one(app: Flask, claimed: Claimed, token_user: int | None, slots: threa
             outcome = _call_gateway(claimed, user, halted)
             free_slot()
             record = db.session.get_one(TrackedRequest, claimed.record_pk)
-            if isinstance(outcome, GatewayError):
-                record_failure(record, outcome)
-            else:
-                record_created(record, outcome,
-                               f"Created in Capillary (bulk file #{record.batch_id}, line {claimed.line}).")
-            db.session.execute(update(BatchRow).where(BatchRow.id == claimed.row_id)
-                               .values(status=ROW_DONE, finished_at=utcnow()))
-            db.session.commit()
+            note = f"Created in Capillary (bulk file #{record.batch_id}, line {claimed.line})."
+
+            def row_done() -> None:
+                db.session.execute(update(BatchRow).where(BatchRow.id == claimed.row_id)
+                                   .values(status=ROW_DONE, finished_at=utcnow()))
+
+            store_outcome(record, outcome, note, also=row_done)
             metrics.record_bulk_row(record.state)
     except Exception:
         # The row stays in "sending"; the runner marks it interrupted (never re-sent).

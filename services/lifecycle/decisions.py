@@ -25,7 +25,7 @@ from models import Decision, TrackedRequest, User, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
 from services.lifecycle.adoption import import_unseen
 from services.lifecycle.refresh import refresh
-from services.lifecycle.updates import apply_update
+from services.lifecycle.updates import RecordGone, apply_update
 from services.lifecycle.wording import describe, failure_text, outcome_of
 from services.people import audit, identity
 from services.people.permissions import decision_refusal
@@ -80,8 +80,12 @@ def pending_page(page: int = 1, *, actor: User | None) -> PendingPage:
         record = records.get(info.requestId)
         if record is None:
             continue
-        if apply_update(record, info):  # e.g. a stale 'unknown' decision settles here
-            log.info("request %s changed while listing approvals", record.id)
+        try:
+            if apply_update(record, info):  # e.g. a stale 'unknown' decision settles here
+                log.info("request %s changed while listing approvals", record.id)
+        except RecordGone:  # an imported copy, merged into its submission meanwhile
+            db.session.commit()
+            continue
         db.session.commit()  # one row lock at a time (PostgreSQL), as the sync takes them
         rows.append(record)
     return PendingPage(rows, page, max(listed.total_pages, 1), listed.total_elements, imported=imported)

@@ -10,7 +10,10 @@ stored, and the echoed payload's identifier, label and reason:
 - several: they are kept as candidates for a person to choose from on the status page.
 
 A listed request already held by another of this app's records is never a candidate; one held
-by an *imported* record is (that import was this lost submission, found before reconciliation).
+by an *imported* record is (that import was this lost submission, found before reconciliation:
+adopting merges it in). Nor is one that may be another submission of this app still in flight
+(``sending``, same store and till, same values): its own answer is on the way. The rule is
+shared with the importers and the submission (:mod:`services.lifecycle.adoption`).
 """
 
 from __future__ import annotations
@@ -18,29 +21,32 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import Table, delete, select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 import gateway_setup
 from extensions import db
 from gateway.errors import GatewayError
 from gateway.payload import REQUEST_TYPE
 from gateway.types import RequestInfo
-from models import NOT_CREATED, SENDING, UNKNOWN, Decision, ReconcileCandidate, StatusEvent, TrackedRequest, utcnow
-from services.lifecycle.adoption import IMPORTED, task_values
+from models import NOT_CREATED, SENDING, UNKNOWN, ReconcileCandidate, TrackedRequest, utcnow
+from services.lifecycle.adoption import (
+    IMPORTED,
+    RequestIdTaken,
+    may_be_submission_of,
+    take_request_id,
+    unsettled_submissions,
+)
 from services.lifecycle.updates import apply_update, note_for, parse_gateway_time
 from services.people import identity
 
 log = logging.getLogger(__name__)
 
-# How far apart the app's "stored" time and Capillary's startTime may be for the same request
-# (clock skew plus the time the POST spent in flight).
-MATCH_WINDOW = timedelta(minutes=15)
 # The list is filtered to one store, one till and three days: a few pages at most.
 MAX_PAGES = 20
 
@@ -125,19 +131,14 @@ def search(key: tuple[str, str, str]) -> list[RequestInfo]:
     return items
 
 
-def match_items(record: TrackedRequest, items: list[RequestInfo]) -> list[RequestInfo]:
-    """Keep the items whose payload and time fit ``record`` and that no other app record holds."""
-    wanted = (record.identifier_name, record.identifier_value, record.label, record.reason.strip())
-    fitting = []
-    for info in items:
-        values = task_values(info)
-        got = (values["identifier_name"], values["identifier_value"], values["label"], values["reason"])
-        if got != wanted:
-            continue
-        started = parse_gateway_time(info.startTime)
-        if started is not None and abs(started - record.created_at) > MATCH_WINDOW:
-            continue
-        fitting.append(info)
+def match_items(record: TrackedRequest, items: list[RequestInfo], now: datetime | None = None) -> list[RequestInfo]:
+    """Keep the items that may be ``record``'s submission and no other submission of this app's.
+
+    ``items`` come from a search by ``record``'s store and till. An item held by another app
+    record, or that may be another submission of the same store and till still in flight, is
+    left out; one held by an imported record stays (adopting merges that copy in).
+    """
+    fitting = [info for info in items if may_be_submission_of(record, info)]
     if not fitting:
         return []
     holders = {
@@ -146,8 +147,14 @@ def match_items(record: TrackedRequest, items: list[RequestInfo]) -> list[Reques
             select(TrackedRequest).where(TrackedRequest.request_id.in_([i.requestId for i in fitting]))
         )
     }
-    return [info for info in fitting
+    free = [info for info in fitting
             if info.requestId not in holders or holders[info.requestId].origin == IMPORTED]
+    if not free:
+        return []
+    in_flight = [other for other in unsettled_submissions()
+                 if other.id != record.id and other.state == SENDING and not is_due(other, now)
+                 and (other.store_id, other.till_id) == (record.store_id, record.till_id)]
+    return [info for info in free if not any(may_be_submission_of(other, info) for other in in_flight)]
 
 
 def reconcile(record: TrackedRequest, *, now: datetime | None = None,
@@ -161,19 +168,25 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
     if not is_due(record, now):
         return ReconcileResult(SKIPPED, _("Nothing to reconcile."))
     try:
-        matches = match_items(record, listed if listed is not None else search(search_key(record)))
+        matches = match_items(record, listed if listed is not None else search(search_key(record)), now)
     except GatewayError as exc:
         record.refresh_error = f"Capillary's request list could not be searched: {exc.message}"
         record.refresh_error_at = now
         db.session.commit()
         return ReconcileResult(FAILED, record.refresh_error)
     if len(matches) == 1:
-        adopt(record, matches[0], "Found in Capillary's request list: this submission was created there.")
+        try:
+            adopt(record, matches[0], "Found in Capillary's request list: this submission was created there.")
+        except ValueError:  # another of this app's records took it meanwhile: look again next time
+            return ReconcileResult(NOT_FOUND_YET, _("Not in Capillary's request list yet; the app will look again."))
         return ReconcileResult(ADOPTED, _("Found in Capillary's request list."))
     record.refresh_error = record.refresh_error_at = None
     if len(matches) > 1:
         _keep_candidates(record, matches, now)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # the sync and a status page kept the same ones at the same moment
+            db.session.rollback()
         return ReconcileResult(SEVERAL, ngettext(
             "%(num)d request in Capillary matches this one; choose which it is.",
             "%(num)d requests in Capillary match this one; choose which it is.", len(matches)), matches)
@@ -196,30 +209,26 @@ def adopt(record: TrackedRequest, info: RequestInfo, note: str) -> None:
     """Give ``record`` the requestId and state of ``info`` and commit.
 
     An imported record holding the same requestId was this very submission, imported before
-    it was reconciled: its decisions move over and the duplicate is removed.
+    it was reconciled: it is merged in (``adoption.take_request_id``: its timeline and decisions
+    move over, the copy is deleted). A copy stored while this ran is met by the commit: then it
+    is all done once more.
+
+    :raises ValueError: another of this app's records holds the requestId.
     """
-    duplicate = db.session.scalar(
-        select(TrackedRequest).where(TrackedRequest.request_id == info.requestId, TrackedRequest.id != record.id)
-    )
-    if duplicate is not None:
-        if duplicate.origin != IMPORTED:
-            raise ValueError(_("that request already belongs to another record"))
-        _merge_duplicate(duplicate, record)
-    db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
-    apply_update(record, info, f"{note} {note_for(info)}")
-    db.session.commit()
-
-
-def _merge_duplicate(duplicate: TrackedRequest, record: TrackedRequest) -> None:
-    # The cast: a declarative model's table, which SQLAlchemy types as the wider FromClause.
-    db.session.execute(
-        cast(Table, Decision.__table__).update().where(Decision.tracked_pk == duplicate.id).values(tracked_pk=record.id)
-    )
-    db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == duplicate.id))
-    db.session.execute(delete(StatusEvent).where(StatusEvent.request_pk == duplicate.id))
-    # An ORM-enabled DELETE: the duplicate also leaves the session, so the flush skips it.
-    db.session.execute(delete(TrackedRequest).where(TrackedRequest.id == duplicate.id))
-    db.session.flush()
+    for attempt in (1, 2):
+        try:
+            take_request_id(record, info.requestId)
+            db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk == record.id))
+            apply_update(record, info, f"{note} {note_for(info)}")
+            db.session.commit()
+            return
+        except RequestIdTaken:
+            db.session.rollback()
+            raise ValueError(_("that request already belongs to another record")) from None
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
 
 
 def _keep_candidates(record: TrackedRequest, matches: list[RequestInfo], now: datetime) -> None:

@@ -8,6 +8,8 @@ re-posted form produce one record and one gateway call.
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -21,8 +23,11 @@ from gateway.payload import StatusChange, build_payload, mask_secrets
 from gateway.types import RequestInfo
 from i18n import N_
 from models import FAILED_TO_SUBMIT, NOT_CREATED, SENDING, UNKNOWN, TrackedRequest, User, utcnow
-from services.lifecycle.updates import apply_info
+from services.lifecycle.adoption import RequestIdTaken, take_request_id
+from services.lifecycle.updates import apply_update
 from services.people import audit, identity
+
+log = logging.getLogger(__name__)
 
 
 def build_for_sending(change: StatusChange) -> dict:
@@ -115,6 +120,7 @@ def send(record: TrackedRequest, payload: dict) -> None:
 
     :raises OutcomeNotRecorded: the database failed after the call.
     """
+    record_id = record.id  # still known if the session has to be rolled back
     try:
         # The submitter's own token if they stored one, else the deployment's.
         token = identity.maker_token(record.submitter)
@@ -122,20 +128,51 @@ def send(record: TrackedRequest, payload: dict) -> None:
     except GatewayError as exc:
         answer = exc
     try:
-        if isinstance(answer, GatewayError):
-            record_failure(record, answer)
-        else:
-            record_created(record, answer, N_("Created in Capillary."))
-        db.session.commit()
-    except SQLAlchemyError as exc:
+        store_outcome(record, answer, N_("Created in Capillary."))
+    except (SQLAlchemyError, RequestIdTaken) as exc:
+        # RequestIdTaken: another record of this app adopted the request by its values while this
+        # one was presumed dead; a person has to look (logged), so it stays as sent, unrecorded.
         db.session.rollback()
-        raise OutcomeNotRecorded(record.id) from exc
+        log.error("request %s: the outcome could not be stored: %s", record_id, exc)
+        raise OutcomeNotRecorded(record_id) from exc
     metrics.record_submission(record.state)
 
 
+def store_outcome(record: TrackedRequest, answer: RequestInfo | GatewayError, note: str,
+                  also: Callable[[], None] | None = None) -> None:
+    """Record the gateway's answer to a create on ``record`` and commit, with ``also()`` in that transaction.
+
+    Shared by single submissions and bulk rows. An importer's copy of the request, stored
+    while the answer was on its way, is merged in (``adoption.take_request_id``); if the commit
+    meets one stored after that looked, everything is rolled back and done once more.
+
+    :raises SQLAlchemyError: the database failed (the record stays ``sending``).
+    :raises RequestIdTaken: another of this app's records holds the requestId (nothing stored).
+    """
+    for attempt in (1, 2):
+        try:
+            if isinstance(answer, GatewayError):
+                record_failure(record, answer)
+            else:
+                record_created(record, answer, note)
+            if also is not None:
+                also()
+            db.session.commit()
+            return
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+
+
 def record_created(record: TrackedRequest, info: RequestInfo, note: str) -> None:
-    """Record Capillary's answer to a create on ``record`` (the caller commits)."""
-    apply_info(record, info, note)
+    """Record Capillary's answer to a create on ``record`` (the caller commits).
+
+    The record takes the requestId even when an importer's copy holds it (its history moves
+    over), and the answer applies forward only: a copy a checker already decided stays decided.
+    """
+    take_request_id(record, info.requestId)
+    apply_update(record, info, note)
     # The create answer is Capillary's word on the request as of now: it starts the refresh
     # clock, so the status page shown next does not ask Capillary again at once.
     record.last_polled_at = utcnow()

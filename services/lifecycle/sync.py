@@ -8,11 +8,13 @@ One run (``flask requests sync``, or a background job calling :func:`sync_reques
 3. lists decided requests (``approved,rejected,failed``) since the oldest open record that
    is no longer waiting, or ``CAP_SYNC_LOOKBACK_DAYS`` back, whichever is earlier;
 4. applies each listed request to its record, and imports the ones the app has never seen
-   (made in Capillary's UI) as read-only records;
+   (made in Capillary's UI) as read-only records, except any that may be one of this app's own
+   submissions still waiting for its answer (:func:`services.lifecycle.adoption.import_unseen`);
 5. fetches one by one only the few open records neither list returned.
 
 Safe to run from cron and next to the web app: every write is forward-only and guarded by
-unique requestIds, so overlapping runs agree.
+unique requestIds, so overlapping runs agree; a copy merged into its submission meanwhile is
+skipped.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from gateway.payload import REQUEST_TYPE
 from gateway.types import TERMINAL_STATES, RequestInfo
 from models import SENDING, UNKNOWN, TrackedRequest, utcnow
 from services.lifecycle import reconcile
-from services.lifecycle.adoption import import_request, tracked_by_request_id
+from services.lifecycle.adoption import import_unseen, tracked_by_request_id
 from services.lifecycle.refresh import FINAL_STATES
-from services.lifecycle.updates import apply_update
+from services.lifecycle.updates import RecordGone, apply_update
 from services.people import identity
 
 log = logging.getLogger(__name__)
@@ -188,13 +190,20 @@ def _list_into(listed: dict, summary: SyncSummary, what: str, size: int, **query
 
 def _apply_listed(listed: dict[str, RequestInfo], summary: SyncSummary) -> None:
     records = tracked_by_request_id(listed)
-    for request_id, info in listed.items():
-        record = records.get(request_id)
-        if record is None:
-            summary.imported += import_request(info) is not None
-            continue
-        summary.updated += apply_update(record, info)
-        db.session.commit()
+    unseen = [info for request_id, info in listed.items() if request_id not in records]
+    summary.imported += import_unseen(unseen)[1]
+    for request_id, record in records.items():
+        summary.updated += _apply(record, listed[request_id])
+
+
+def _apply(record: TrackedRequest, info: RequestInfo) -> bool:
+    """Apply ``info`` to ``record`` and commit; False when the record was merged away meanwhile."""
+    try:
+        changed = apply_update(record, info)
+    except RecordGone:
+        changed = False
+    db.session.commit()
+    return changed
 
 
 def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> None:
@@ -212,7 +221,6 @@ def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> N
             continue
         summary.steps_ok += 1
         summary.fetched_one_by_one += 1
-        summary.updated += apply_update(record, info)
-        db.session.commit()
+        summary.updated += _apply(record, info)
     if len(leftovers) > MAX_SINGLE_GETS:
         summary.failures.append(f"{len(leftovers) - MAX_SINGLE_GETS} open request(s) left for the next run")

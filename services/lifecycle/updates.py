@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import InvalidRequestError
 
 from extensions import db
 from gateway.payload import mask_secrets
@@ -78,16 +79,28 @@ def note_for(info: RequestInfo) -> str:
     return f"Capillary reports the state '{info.state}'."
 
 
+class RecordGone(LookupError):
+    """The record's row no longer exists: it was an imported copy, merged into its submission."""
+
+
 def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = None) -> bool:
     """Copy ``info`` onto ``record`` unless it is older news; return whether the state changed.
 
     The caller commits. On PostgreSQL the row is locked first, so two processes applying
     answers to the same record take turns; SQLite serialises writers anyway.
+
+    :raises RecordGone: ``record`` was deleted meanwhile (see ``adoption.merge_copy``); callers
+        going through a list skip it.
     """
-    if record.id is not None:
-        # OF: the record's row only; it may have been loaded with its submitter outer-joined,
-        # and PostgreSQL cannot lock the nullable side of an outer join.
-        db.session.refresh(record, with_for_update={"of": TrackedRequest})
+    identity = inspect(record).identity  # read without loading: the row may be gone
+    if identity is not None:
+        try:
+            # OF: the record's row only; it may have been loaded with its submitter outer-joined,
+            # and PostgreSQL cannot lock the nullable side of an outer join.
+            db.session.refresh(record, with_for_update={"of": TrackedRequest})
+        except InvalidRequestError as exc:  # "could not refresh" / "has been deleted": no such row
+            db.session.expunge(record)
+            raise RecordGone(f"request {identity[0]} no longer exists") from exc
     if record.state in TERMINAL_STATES and info.state not in TERMINAL_STATES:
         return False  # a late answer from before the decision
     unchanged = (
