@@ -33,6 +33,7 @@ class GatewayClient:
     :param base_url: e.g. ``https://eucrm.cc.capillarytech.com``.
     :param org_id: sent as ``X-CAP-API-AUTH-ORG-ID``.
     :param timeout: ``(connect, read)`` seconds.
+    :param deadline: seconds one call may take in all, connect to last byte (None: no limit).
     :param auth: optional gateway credentials, a :class:`requests.auth.AuthBase` (gateway/auth.py).
     :param session: one session for every call (the caller vouches for sharing it across
         threads); by default each thread gets its own, with connect-only retries.
@@ -47,14 +48,15 @@ class GatewayClient:
         org_id: str,
         *,
         timeout: tuple[float, float] = (3.0, 15.0),
+        deadline: float | None = None,
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
         mount: Callable[[requests.Session], object] | None = None,
         pool_size: int = 10,
     ):
         self.org_id = org_id
-        self.transport = Transport(base_url, timeout=timeout, auth=auth, session=session, mount=mount,
-                                   pool_size=pool_size)
+        self.transport = Transport(base_url, timeout=timeout, deadline=deadline, auth=auth, session=session,
+                                   mount=mount, pool_size=pool_size)
         self.base_url = self.transport.base_url
         self.timeout = timeout
         self._auth = auth
