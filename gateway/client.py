@@ -103,12 +103,12 @@ class GatewayClient:
             "payload": {"AdminTask-Payload": {"actionDecision": decision, "actionMessage": message}},
         }
         data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body, endpoint="decide")
-        return RequestInfo.from_json(data.get("data"))
+        return _about(request_id, RequestInfo.from_json(data.get("data")))
 
     def get_request(self, request_id: str, ui_token: str) -> RequestInfo:
         """Fetch one request by its requestId (§3)."""
         data = self._call("GET", f"{BASE_PATH}/requests/{quote(request_id, safe='')}", ui_token, endpoint="get")
-        return RequestInfo.from_json(data.get("data"))
+        return _about(request_id, RequestInfo.from_json(data.get("data")))
 
     def list_requests(
         self,
@@ -186,6 +186,14 @@ class GatewayClient:
                     observer(endpoint, outcome, elapsed)
                 except Exception:  # noqa: BLE001 - watching a call must never break it
                     log.exception("gateway call observer failed")
+
+
+def _about(request_id: str, info: RequestInfo) -> RequestInfo:
+    """Return ``info`` if it is about ``request_id``; an answer about another request is unreadable."""
+    if info.requestId != request_id:
+        raise errors.UnreadableResponse(f"The gateway answered about another request ({info.requestId[:64]}) "
+                                        f"than the one asked for ({request_id}).")
+    return info
 
 
 def _int(value, default: int) -> int:
