@@ -230,3 +230,49 @@ def test_a_maker_cannot_approve(app, client, maker_client, sandbox):
     assert len(sandbox.calls) == calls
     with app.app_context():
         assert db.session.get(TrackedRequest, pk).state == "AdminTask"
+
+
+# -- bulk files: the uploader and the confirmer are both makers (security finding 6) ----------------
+
+
+def _bulk_row_request(app, uploader: str, confirmer: str) -> int:
+    """A bulk file of one row uploaded by ``uploader``, confirmed by ``confirmer`` and sent; its record's id."""
+    from models import Batch, User
+    from services.bulk import batches, runner
+    from tests.bulk_helpers import make_batch
+
+    batch_id = make_batch(app, 1, confirm=False)
+    with app.app_context():
+        people = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_([uploader,
+                                                                                                  confirmer])))}
+        batch = db.session.get(Batch, batch_id)
+        batch.created_by_id, batch.created_by_name = people[uploader].id, uploader
+        db.session.commit()
+        assert batches.confirm(batch, actor=people[confirmer])
+        assert batch.confirmed_by_id == people[confirmer].id
+        runner.run_batch(batch_id)
+        return db.session.scalars(select(TrackedRequest.id).where(TrackedRequest.batch_id == batch_id)).one()
+
+
+def test_who_confirmed_a_bulk_file_cannot_approve_its_rows(app, sandbox):
+    both = _person(app, "quinn", ["agent", "checker"])
+    signed_in_client(app, "agent")  # the uploader
+    pk = _bulk_row_request(app, uploader="agent", confirmer="quinn")
+    with app.app_context():
+        assert db.session.get(TrackedRequest, pk).submitted_by == "agent"  # the uploader submits
+    assert "You submitted this request" in _text(both.get(f"/approvals/{pk}"))
+    calls_before = len(sandbox.calls)
+    response = _approve(both, pk)
+    assert response.status_code in (409, 422)
+    assert len(sandbox.calls) == calls_before  # nothing was sent to Capillary
+    # Another checker may.
+    assert _approve(signed_in_client(app, "checker"), pk).status_code == 303
+
+
+def test_who_uploaded_a_bulk_file_cannot_approve_its_rows_whoever_confirmed_it(app, sandbox):
+    both = _person(app, "quinn", ["agent", "checker"])
+    signed_in_client(app, "admin")  # the confirmer
+    pk = _bulk_row_request(app, uploader="quinn", confirmer="admin")
+    response = _approve(both, pk)
+    assert response.status_code in (409, 422)
+    assert "You submitted this request" in _text(response)

@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, false
 from wtforms.validators import ValidationError
 
-from models import TrackedRequest
+from extensions import db
+from models import Batch, TrackedRequest
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 
 
@@ -111,9 +112,19 @@ def decision_refusal(user: User, record: TrackedRequest) -> str | None:
     """Say why ``user`` may not decide ``record`` (None when they may)."""
     if not user.has_role(CHECKER):
         return _("Only a checker can approve or reject requests.")
-    if record.submitted_by_id is not None and record.submitted_by_id == user.id:
+    if user.id in makers_of(record):
         return _("You submitted this request, so another checker must approve or reject it (maker-checker rule).")
     return None
+
+
+def makers_of(record: TrackedRequest) -> set[int]:
+    """The user ids that made ``record``: its submitter; for a bulk row, who uploaded and who confirmed the file."""
+    makers = {record.submitted_by_id} if record.submitted_by_id is not None else set()
+    if record.batch_id is not None:
+        batch = db.session.get(Batch, record.batch_id)
+        if batch is not None:
+            makers |= {person for person in (batch.created_by_id, batch.confirmed_by_id) if person is not None}
+    return makers
 
 
 def can_decide(user: User, record: TrackedRequest) -> bool:
