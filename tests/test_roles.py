@@ -276,3 +276,38 @@ def test_who_uploaded_a_bulk_file_cannot_approve_its_rows_whoever_confirmed_it(a
     response = _approve(both, pk)
     assert response.status_code in (409, 422)
     assert "You submitted this request" in _text(response)
+
+
+# -- a maker's till, and a maker moved off a store (security finding 7) ----------------------------
+
+TILL_SPEC = "50682288 zone=50682286 concept=50678331 till=50682289"
+
+
+def test_a_maker_assigned_a_till_must_submit_with_that_till(app, sandbox):
+    tilly = _person(app, "tilly", ["maker"], [TILL_SPEC])
+    response = _submit(tilly, {**VALID_FORM, "tillId": "50682290"}, "t1" * 16)
+    assert response.status_code == 422
+    assert "At store 50682288 you submit from till 50682289." in _text(response)
+    assert sandbox.created_count == 0
+    assert _submit(tilly, VALID_FORM, "t2" * 16).status_code == 303  # the assigned till is accepted
+
+
+def test_a_maker_moved_off_a_store_cannot_resend_an_old_request_of_it(app, sandbox):
+    from models import NOT_CREATED, User
+
+    mover = _person(app, "mover", ["maker"], [TILL_SPEC])
+    assert _submit(mover, VALID_FORM, "m1" * 16).status_code == 303
+    (pk,) = _record_ids(app)
+    with app.app_context():
+        db.session.get(TrackedRequest, pk).state = NOT_CREATED  # Capillary never created it
+        person = db.session.scalars(select(User).where(User.username == "mover")).one()
+        accounts.update_user(person, roles=["maker"], stores=["60000002"], display_name="", disabled=False,
+                             actor=None)
+        db.session.commit()
+    created_before = sandbox.created_count
+    assert mover.get(f"/requests/{pk}").status_code == 200  # still their own request to look at
+    response = mover.post(f"/requests/{pk}/resend")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/requests/{pk}")
+    assert "You can only submit for your own store" in _text(mover.get(response.headers["Location"]))
+    assert sandbox.created_count == created_before
+    assert _record_ids(app) == [pk]  # no new request

@@ -8,6 +8,8 @@ Makers see only their stores' requests; agents, checkers and admins see all of t
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask_babel import gettext as _
 from sqlalchemy import Select, false
 from wtforms.validators import ValidationError
@@ -15,6 +17,8 @@ from wtforms.validators import ValidationError
 from extensions import db
 from models import Batch, TrackedRequest
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
+
+LOCATION_FIELDS = ("storeId", "zoneId", "conceptId", "tillId")
 
 
 def submit_stores(user: User) -> tuple[str, ...] | None:
@@ -92,6 +96,9 @@ def validators(user: User) -> dict:
     def in_concept(store: str, expected: str) -> str:
         return _("Store %(store)s is in concept %(concept)s.", store=store, concept=expected)
 
+    def at_till(store: str, expected: str) -> str:
+        return _("At store %(store)s you submit from till %(till)s.", store=store, till=expected)
+
     def matches_assignment(attribute: str, words):
         def check(form, field):
             assignment = user.assignment(form.storeId.data or "")
@@ -104,7 +111,26 @@ def validators(user: User) -> dict:
         "storeId": [store_is_theirs],
         "zoneId": [matches_assignment("zone_id", in_zone)],
         "conceptId": [matches_assignment("concept_id", in_concept)],
+        # An assignment naming a till binds the maker to it, as it does to the zone and concept.
+        "tillId": [matches_assignment("till_id", at_till)],
     }
+
+
+def submit_refusal(user: User, values: dict) -> str | None:
+    """Why ``user`` may not submit a request with these location ``values`` today (None when they may).
+
+    The request form's own store rules (:func:`validators`), for a request sent again without the
+    form: a maker moved off a store may still open their old requests there, not send them again.
+    """
+    fields = {name: SimpleNamespace(data=values.get(name) or "") for name in LOCATION_FIELDS}
+    form = SimpleNamespace(**fields)
+    for name, checks in validators(user).items():
+        for check in checks:
+            try:
+                check(form, fields[name])
+            except ValidationError as exc:
+                return str(exc)
+    return None
 
 # -- the maker-checker rule ----------------------------------------------------------------------
 
