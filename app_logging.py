@@ -6,6 +6,10 @@
 headers, bodies or the query string: those can carry credentials and customer identifiers.
 The request id comes from a well-formed ``X-Request-ID`` header (set by a proxy) or is made
 here, and is sent back in ``X-Request-ID``.
+
+No value can forge a log line: control characters (a decoded ``%0a`` in a path, a CR, an escape
+sequence, a Unicode line separator) are written escaped, as ``\n``, ``\x1b``, ``\u2028``; a
+traceback keeps its lines, each after the first indented, so none can pass for a new entry.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ request_log = logging.getLogger("app.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # Attributes a request line adds through ``extra``; the JSON formatter includes these.
 FIELDS = ("method", "path", "status", "duration_ms", "ip")
+# What could end a line or rewrite one on a terminal: C0 and C1 controls, DEL, and the Unicode
+# line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def init_app(app: Flask) -> None:
@@ -70,6 +78,20 @@ def _end(response):
     return response
 
 
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    def escaped(match: re.Match) -> str:
+        char = match.group()
+        return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+    return _CONTROL.sub(escaped, text)
+
+
+def _indented(text: str) -> str:
+    """A traceback's lines kept, controls inside them escaped, each line after the first indented."""
+    return "\n  ".join(escape_controls(line) for line in text.split("\n"))
+
+
 class RequestContextFilter(logging.Filter):
     """Add ``request_id`` and ``user_id`` to every record made during a request."""
 
@@ -98,7 +120,8 @@ class JsonFormatter(logging.Formatter):
         entry.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # json escapes C0 controls itself; the rest (C1, DEL, U+2028/9) would split some readers' lines.
+        return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -106,3 +129,25 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self):
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The entry; a traceback another handler cached on the record is indented here too."""
+        cached = record.exc_text
+        record.exc_text = _indented(cached) if cached and not record.exc_info else None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging.Formatter's name
+        """The line with the message's control characters escaped (one entry, one line)."""
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging.Formatter's name
+        """The traceback, each line after the first indented."""
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging.Formatter's name
+        """The stack, each line after the first indented."""
+        return _indented(super().formatStack(stack_info))

@@ -207,6 +207,9 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         "CAP_PHONE_REGION": get("CAP_PHONE_REGION", "IN").upper(),
         "CAP_CONNECT_TIMEOUT": _float(env, "CAP_CONNECT_TIMEOUT", 3.0),
         "CAP_READ_TIMEOUT": _float(env, "CAP_READ_TIMEOUT", 15.0),
+        # The whole of one gateway call (connect, head and body): a read timeout bounds each
+        # socket read only, and a gateway trickling its answer would hold a thread without end.
+        "CAP_CALL_DEADLINE": _float(env, "CAP_CALL_DEADLINE", _float(env, "CAP_READ_TIMEOUT", 15.0)),
         # Gateway-level auth beside the UI token: none, basic or oauth (§7.2, §7.3); by default
         # the one whose credentials are set (Capillary documents Basic or OAuth as required).
         "CAP_GATEWAY_AUTH": get("CAP_GATEWAY_AUTH", _default_gateway_auth(get)).lower(),

@@ -42,13 +42,15 @@ def init_app(app: Flask) -> None:
             SANDBOX_BASE_URL,
             config["CAP_ORG_ID"],
             timeout=timeout,
+            deadline=config["CAP_CALL_DEADLINE"],
             auth=auth,
             mount=lambda session: mount_sandbox(session, sandbox_app),
         )
     else:
         token_url = config["CAP_OAUTH_TOKEN_URL"] or config["CAP_INTOUCH_HOST"] + OAUTH_TOKEN_PATH
         auth = _gateway_auth(config, token_url)
-        client = GatewayClient(config["CAP_GATEWAY_URL"], config["CAP_ORG_ID"], timeout=timeout, auth=auth)
+        client = GatewayClient(config["CAP_GATEWAY_URL"], config["CAP_ORG_ID"], timeout=timeout,
+                               deadline=config["CAP_CALL_DEADLINE"], auth=auth)
     app.extensions["gateway_auth"] = auth
     app.extensions["gateway_client"] = client
 

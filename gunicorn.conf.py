@@ -28,7 +28,10 @@ graceful_timeout = _settings["graceful_timeout"]
 keepalive = 5
 # Each worker builds its own app after the fork: database pools and job threads are per process.
 preload_app = False
-accesslog = "-"
+# No gunicorn access log: its lines hold the query string (customer identifiers: /requests?q=…),
+# the Referer and the User-Agent, and its decoded path is written raw. The app writes one line per
+# request instead (app_logging.py): method, path without the query, status, time, address, ids.
+accesslog = None
 errorlog = "-"
 # Gunicorn 27's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl), so a
 # second server on the same machine would take it over; nothing here uses it.

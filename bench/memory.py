@@ -90,7 +90,9 @@ def main() -> int:
     with c.sandbox_server() as sandbox_url, c.postgres_database("bench_mem") as database_url:
         env = c.app_env(sandbox_url, database_url)
         seeded_app(env, args.records)
-        access = ("--max-requests", "0", "--access-logformat", "%(p)s %(s)s")  # the worker's pid, the status
+        # gunicorn.conf.py turns gunicorn's access log off (it would hold query strings); here it
+        # writes only the worker's pid and the status.
+        access = ("--max-requests", "0", "--access-logfile", "-", "--access-logformat", "%(p)s %(s)s")
         with c.app_server(env, workers=2, extra_args=access) as (base, master):
             clients = [Client(base, args.records, random.Random(i)) for i in range(args.clients)]
             counter = itertools.count(1)

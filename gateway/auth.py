@@ -78,9 +78,13 @@ class GatewayOAuth(AuthBase):
         if response.status_code in (401, 403):
             raise GatewayCredentialsRejected("Capillary refused the OAuth key and secret (CAP_OAUTH_KEY, "
                                              "CAP_OAUTH_SECRET).", status=response.status_code)
-        if response.is_redirect:
-            raise GatewayError(f"Capillary's OAuth token URL answered with a redirect ({response.status_code}); "
-                               "it was not followed. Check CAP_OAUTH_TOKEN_URL.", status=response.status_code)
+        if response.is_redirect or 300 <= response.status_code < 400:
+            # The deployment's settings are wrong (the token URL, or a proxy in front of it): an
+            # administrator must fix them, as for refused credentials. Nothing was sent there.
+            raise GatewayCredentialsRejected(
+                f"Capillary's OAuth token URL answered with a redirect ({response.status_code}), which is never "
+                "followed with the key and secret. Check CAP_OAUTH_TOKEN_URL (or CAP_INTOUCH_HOST).",
+                status=response.status_code)
         try:
             data = response.json()["data"]
             return str(data["accessToken"]), float(data.get("ttlSeconds") or 300)

@@ -33,6 +33,7 @@ class GatewayClient:
     :param base_url: e.g. ``https://eucrm.cc.capillarytech.com``.
     :param org_id: sent as ``X-CAP-API-AUTH-ORG-ID``.
     :param timeout: ``(connect, read)`` seconds.
+    :param deadline: seconds one call may take in all, connect to last byte (None: no limit).
     :param auth: optional gateway credentials, a :class:`requests.auth.AuthBase` (gateway/auth.py).
     :param session: one session for every call (the caller vouches for sharing it across
         threads); by default each thread gets its own, with connect-only retries.
@@ -47,14 +48,15 @@ class GatewayClient:
         org_id: str,
         *,
         timeout: tuple[float, float] = (3.0, 15.0),
+        deadline: float | None = None,
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
         mount: Callable[[requests.Session], object] | None = None,
         pool_size: int = 10,
     ):
         self.org_id = org_id
-        self.transport = Transport(base_url, timeout=timeout, auth=auth, session=session, mount=mount,
-                                   pool_size=pool_size)
+        self.transport = Transport(base_url, timeout=timeout, deadline=deadline, auth=auth, session=session,
+                                   mount=mount, pool_size=pool_size)
         self.base_url = self.transport.base_url
         self.timeout = timeout
         self._auth = auth
@@ -101,12 +103,12 @@ class GatewayClient:
             "payload": {"AdminTask-Payload": {"actionDecision": decision, "actionMessage": message}},
         }
         data = self._call("PUT", f"{BASE_PATH}/{REQUEST_TYPE}", ui_token, body=body, endpoint="decide")
-        return RequestInfo.from_json(data.get("data"))
+        return _about(request_id, RequestInfo.from_json(data.get("data")))
 
     def get_request(self, request_id: str, ui_token: str) -> RequestInfo:
         """Fetch one request by its requestId (§3)."""
         data = self._call("GET", f"{BASE_PATH}/requests/{quote(request_id, safe='')}", ui_token, endpoint="get")
-        return RequestInfo.from_json(data.get("data"))
+        return _about(request_id, RequestInfo.from_json(data.get("data")))
 
     def list_requests(
         self,
@@ -184,6 +186,14 @@ class GatewayClient:
                     observer(endpoint, outcome, elapsed)
                 except Exception:  # noqa: BLE001 - watching a call must never break it
                     log.exception("gateway call observer failed")
+
+
+def _about(request_id: str, info: RequestInfo) -> RequestInfo:
+    """Return ``info`` if it is about ``request_id``; an answer about another request is unreadable."""
+    if info.requestId != request_id:
+        raise errors.UnreadableResponse(f"The gateway answered about another request ({info.requestId[:64]}) "
+                                        f"than the one asked for ({request_id}).")
+    return info
 
 
 def _int(value, default: int) -> int:

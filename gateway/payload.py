@@ -96,11 +96,21 @@ def build_payload(change: StatusChange, hostname: str, authorization: str) -> di
     }
 
 
+# Keys whose value is a credential wherever they appear (compared lower-case): the headers Capillary
+# and its gateway read (docs/CAPILLARY_API.md §7), a proxy's, cookies, and OAuth's body and answer.
+SECRET_KEYS = frozenset({
+    "authorization", "proxy-authorization", "x-cap-ui-auth-token", "x-cap-api-oauth-token",
+    "cap-api-access-token", "x-api-key", "cookie", "set-cookie",
+    "secret", "password", "accesstoken", "access_token", "refreshtoken", "refresh_token",
+})
+
+
 def mask_secrets(document):
-    """Return a deep copy of ``document`` with every ``Authorization`` value replaced by a mask.
+    """Return a deep copy of ``document`` with the value of every credential key replaced by a mask.
 
     Works on request bodies and on Capillary's responses, which echo the task payload with its
-    inner Authorization header (docs/CAPILLARY_API.md §1.4).
+    inner Authorization header (docs/CAPILLARY_API.md §1.4). A key of :data:`SECRET_KEYS` is
+    masked whatever its value's type: an echo may carry ``{"Authorization": ["Basic …"]}``.
     """
     masked = copy.deepcopy(document)
     _mask_in_place(masked)
@@ -110,7 +120,7 @@ def mask_secrets(document):
 def _mask_in_place(node) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            if key.lower() in ("authorization", "x-cap-ui-auth-token") and isinstance(value, str):
+            if isinstance(key, str) and key.lower() in SECRET_KEYS and value not in (None, ""):
                 node[key] = MASK
             else:
                 _mask_in_place(value)

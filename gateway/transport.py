@@ -3,6 +3,8 @@
 One ``requests.Session`` per thread unless one is given (requests does not promise thread
 safety), connections reused, connect and read timeouts always set, redirects never followed,
 and nothing is retried once it may have been sent: only a failed *connect* is tried again.
+A read timeout bounds each socket read only, so a gateway trickling its answer a byte at a time
+could hold a thread without end: ``deadline`` bounds the whole call (connect, head and body).
 Every transport failure becomes a typed :mod:`gateway.errors` exception; what an HTTP status
 or body *means* is left to the client of each API.
 """
@@ -19,6 +21,9 @@ from dataclasses import dataclass
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
 from gateway import errors
@@ -50,6 +55,8 @@ class Transport:
 
     :param base_url: e.g. ``https://eucrm.cc.capillarytech.com``.
     :param timeout: ``(connect, read)`` seconds.
+    :param deadline: seconds the whole call may take, from connecting to the last byte of the
+        answer (None: only the timeouts above).
     :param auth: optional credentials applied to every call (:class:`requests.auth.AuthBase`).
     :param session: one session for every call (the caller vouches for sharing it across
         threads); by default each thread gets its own, with connect-only retries.
@@ -64,6 +71,7 @@ class Transport:
         base_url: str,
         *,
         timeout: tuple[float, float] = (3.0, 15.0),
+        deadline: float | None = None,
         auth: AuthBase | None = None,
         session: requests.Session | None = None,
         mount: Callable[[requests.Session], object] | None = None,
@@ -72,6 +80,7 @@ class Transport:
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.deadline = deadline
         self.auth = auth
         self.service = service
         self._shared_session = session
@@ -104,12 +113,18 @@ class Transport:
         or a failure after sending, is never sent again.
 
         :raises GatewayUnreachable: nothing was sent (refused, unresolvable, connect timeout).
-        :raises GatewayTimeout: sent, but no answer in time.
+        :raises GatewayTimeout: sent, but no answer in time, or not the whole answer by the deadline.
         :raises GatewayConnectionLost: sent, but the connection broke before the whole answer came.
         :raises UnreadableResponse: the answer is far larger than any documented one.
         """
         service = self.service
         started = time.perf_counter()
+        timeout = self.timeout
+        deadline = None
+        if self.deadline is not None:
+            # No single wait may outlast the deadline; the body is then read against the clock.
+            deadline = time.monotonic() + self.deadline
+            timeout = (min(timeout[0], self.deadline), min(timeout[1], self.deadline))
         try:
             response = self.session().request(
                 method,
@@ -118,11 +133,11 @@ class Transport:
                 auth=self.auth,
                 data=json.dumps(body).encode("utf-8") if body is not None else None,
                 params=params,
-                timeout=self.timeout,
+                timeout=timeout,
                 stream=True,
                 allow_redirects=False,
             )
-            raw = _read_body(response, service)
+            raw = _read_body(response, service, deadline, timeout[1])
         except requests.ConnectTimeout as exc:
             raise errors.GatewayUnreachable(f"{service} did not accept the connection in time.",
                                             detail=str(exc)) from exc
@@ -147,8 +162,9 @@ class Transport:
         return Answer(response.status_code, response.headers, raw)
 
 
-def _read_body(response: requests.Response, service: str) -> bytes:
-    """Read at most MAX_BODY_BYTES; a larger body is not a documented answer."""
+def _read_body(response: requests.Response, service: str, deadline: float | None = None,
+               read_timeout: float | None = None) -> bytes:
+    """Read at most MAX_BODY_BYTES, all of it before ``deadline`` (a ``time.monotonic()`` value)."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         response.close()
@@ -156,13 +172,54 @@ def _read_body(response: requests.Response, service: str) -> bytes:
             f"{service} sent an answer of {int(declared):,} bytes, far larger than any documented one."
         )
     chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
+    for chunk in _chunks(response, service, deadline, read_timeout):
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             response.close()
             raise errors.UnreadableResponse(f"{service} sent an answer far larger than any documented one.")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _chunks(response: requests.Response, service: str, deadline: float | None, read_timeout: float | None):
+    """Yield the body as it arrives; past ``deadline`` close the connection and raise GatewayTimeout."""
+    raw = response.raw
+    if deadline is None or not isinstance(raw, HTTPResponse):
+        # No deadline, or not a socket (the in-process sandbox): requests' own reading.
+        for chunk in response.iter_content(64 * 1024):
+            _check_deadline(response, service, deadline)
+            yield chunk
+        return
+    while True:
+        remaining = _check_deadline(response, service, deadline)
+        sock = getattr(raw.connection, "sock", None)
+        if sock is not None:
+            # read1 returns what one socket read brings, so no read outlasts the time left.
+            sock.settimeout(min(remaining, read_timeout or remaining))
+        try:
+            chunk = raw.read1(64 * 1024, decode_content=True)
+        except ReadTimeoutError as exc:
+            response.close()
+            _check_deadline(response, service, deadline)
+            raise requests.ReadTimeout(str(exc)) from exc
+        except Urllib3Error as exc:
+            response.close()
+            raise requests.ConnectionError(f"connection aborted while reading the answer: {exc!r}") from exc
+        if not chunk:
+            return
+        yield chunk
+
+
+def _check_deadline(response: requests.Response, service: str, deadline: float | None) -> float:
+    """Return the seconds left before ``deadline``; raise GatewayTimeout when none are."""
+    if deadline is None:
+        return float("inf")
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        response.close()
+        raise errors.GatewayTimeout(f"{service} did not send its whole answer in time.",
+                                    detail="the call's deadline (CAP_CALL_DEADLINE) passed while reading the answer")
+    return remaining
 
 
 def _failed_before_sending(exc: requests.ConnectionError) -> bool:

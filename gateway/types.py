@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from gateway.errors import UnreadableResponse
 
 TERMINAL_STATES = frozenset({"approved", "rejected", "failed"})
+# Bounds of what a real answer holds; anything past them is a broken or hostile gateway, read
+# as "unreadable" here rather than failing later in the database or a template.
+MAX_USER_ID = 2**31 - 1  # Capillary's user ids are 32-bit; so is the column keeping them
+MAX_DETAILS_DEPTH = 32  # the documented details are two or three levels deep
+YEARS = range(1970, 3000)  # of a request's times
 
 
 @dataclass(frozen=True)
@@ -40,22 +47,62 @@ class RequestInfo:
         request_id, state = data.get("requestId"), data.get("state")
         if not isinstance(request_id, str) or not request_id or not isinstance(state, str):
             raise UnreadableResponse("The gateway's answer lacks a requestId or state.")
-        user_id = data.get("userId")
-        try:
-            user_id = int(user_id) if user_id is not None else None
-        except (TypeError, ValueError):
-            user_id = None
         details = data.get("details")
+        details = details if isinstance(details, dict) else {}
+        if _depth(details) > MAX_DETAILS_DEPTH:
+            raise UnreadableResponse("The gateway's answer is nested far deeper than any documented one.")
         return cls(
             requestId=request_id,
             state=state,
             requestType=str(data.get("requestType") or ""),
-            userId=user_id,
+            userId=_user_id(data.get("userId")),
             userName=str(data.get("userName") or ""),
-            startTime=data.get("startTime") if isinstance(data.get("startTime"), str) else None,
-            endTime=data.get("endTime") if isinstance(data.get("endTime"), str) else None,
-            details=details if isinstance(details, dict) else {},
+            startTime=_time(data.get("startTime"), "startTime"),
+            endTime=_time(data.get("endTime"), "endTime"),
+            details=details,
         )
+
+
+def _user_id(value) -> int | None:
+    """The maker's user id: None when missing or not a number; unreadable when no real id could be it."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UnreadableResponse("The gateway's answer has a userId that is not a number.")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= number <= MAX_USER_ID:
+        raise UnreadableResponse("The gateway's answer has a userId out of range.")
+    return number
+
+
+def _time(value, name: str) -> str | None:
+    """A time as given (the app converts it); unreadable when it names an impossible date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value  # not a time at all: the app shows none (services/lifecycle/updates.py)
+    # Years well inside what datetime holds, so converting to UTC from any zone cannot overflow.
+    if parsed.year not in YEARS:
+        raise UnreadableResponse(f"The gateway's answer has a {name} outside any plausible date.")
+    return value
+
+
+def _depth(value) -> int:
+    """How deeply ``value`` nests lists and objects, counted without recursion (so never too deep to count)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DETAILS_DEPTH:
+                return deepest
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 @dataclass(frozen=True)

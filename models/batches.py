@@ -52,6 +52,10 @@ class Batch(Model):
     notices: Mapped[list | None] = mapped_column(JSON)
 
     confirmed_at: Mapped[datetime | None] = mapped_column()
+    # Who confirmed it (a users.id): with the uploader, a maker of every row (the maker-checker
+    # rule). No foreign key: SQLite could add one only by rebuilding the table, whose drop would
+    # cascade to batch_rows (migration 0010).
+    confirmed_by_id: Mapped[int | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     # The worker currently sending this batch, and until when its claim holds.

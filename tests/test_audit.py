@@ -218,3 +218,29 @@ def test_a_migrated_database_refuses_changes_too(tmp_path, kind):
             with pytest.raises(DatabaseError, match="append-only"):
                 with db.engine.begin() as connection:
                     connection.execute(text(statement))
+
+
+def test_a_forged_address_is_defused_in_the_csv_export(tmp_path):
+    """Security finding 12 of issue 11: the ip column, reachable through a trusted X-Forwarded-For."""
+    from tests.helpers import make_app
+
+    app = make_app(tmp_path, {"CAP_PROXY_FIX": "1"})
+    forged = '=HYPERLINK("http://evil.example/")'  # no comma: a proxy list's last entry is the address
+    app.test_client().post("/login", data={"username": "agent", "password": "help-desk-sandbox"},
+                           headers={"X-Forwarded-For": forged})
+    admin = signed_in_client(app, "admin")
+    rows = list(csv.reader(io.StringIO(admin.get("/admin/audit.csv").get_data(as_text=True))))
+    ip = rows[0].index("ip")
+    cells = [row[ip] for row in rows[1:] if "HYPERLINK" in row[ip]]
+    assert cells == ["'" + forged]  # shown as text, never run
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_cell_of_every_export_is_guarded(start):
+    """Every export goes through views/csv_export.csv_lines, which guards each cell, header row aside."""
+    from views.csv_export import csv_lines
+
+    text = "".join(csv_lines(["a", "b", "c"], [[start + "1+1", 7, None], ["ok", start + "cmd|' /C calc'!A0", ""]]))
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1] == ["'" + start + "1+1", "7", ""]
+    assert rows[2] == ["ok", "'" + start + "cmd|' /C calc'!A0", ""]

@@ -349,6 +349,51 @@ def test_client_connection_reset_mid_body(endpoint):
         assert len(received) == 1  # not retried, whatever the method
 
 
+# -- malformed answers over a real socket (security finding 4) ---------------------------------
+
+_RID = "5d1e0b1c-62a7-11ee-aa6d-0aaee4e533d2"
+
+
+def _answer(**fields) -> bytes:
+    import json
+
+    return json.dumps({"data": {"requestId": _RID, "state": "AdminTask", "requestType": "customer-status-change",
+                                **fields}}).encode()
+
+
+def _deep_details(depth: int) -> bytes:
+    # Built as text: Python's own json could not write it (deeper than its recursion limit).
+    head = '{"data": {"requestId": "' + _RID + '", "state": "AdminTask", "details": '
+    return (head + '{"a": ' * depth + "1" + "}" * depth + "}}").encode()
+
+
+MALFORMED_ANSWERS = {
+    "a body nested 100000 deep": b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "details nested 900 deep": _deep_details(900),
+    "userId Infinity": _answer().replace(b'"state"', b'"userId": Infinity, "state"'),
+    "userId 1e30": _answer(userId=1e30),
+    "startTime 9999 with an offset": _answer(startTime="9999-12-31T23:59:59-10:00"),
+    "another request's requestId": _answer().replace(_RID.encode(), b"0f1e2d3c-0000-11ee-aa6d-0aaee4e533d2"),
+}
+UNREADABLE = Expect(errors.UnreadableResponse, "answer", True)
+
+
+@pytest.mark.parametrize("endpoint", ["get", "approve"])
+@pytest.mark.parametrize("garble", MALFORMED_ANSWERS)
+def test_client_malformed_answer_is_unreadable(endpoint, garble):
+    body = MALFORMED_ANSWERS[garble]
+
+    def gateway(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    with serve_wsgi(gateway) as base_url:
+        client = GatewayClient(base_url, "50672", timeout=(5.0, ANSWERED_READ_TIMEOUT))
+        with pytest.raises(errors.GatewayError) as caught:
+            _call(client, endpoint, _RID)
+    _check_typed_error(caught, UNREADABLE)
+
+
 # -- the app's own database failing ----------------------------------------------------------
 
 

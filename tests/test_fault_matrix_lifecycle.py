@@ -203,3 +203,45 @@ def test_approve_fault_is_explained_and_never_sent_twice(app, sandbox, pending, 
         # Surely not applied: the checker may try again, and now it goes through.
         assert again.status_code == 303
         assert sandbox.get_request(request_id)["state"] == "approved"
+
+
+# -- malformed answers (security finding 4) ---------------------------------------------------------
+
+
+def _nested(depth: int) -> dict:
+    inner: dict = {"leaf": True}
+    for _ in range(depth):
+        inner = {"next": inner}
+    return inner
+
+
+# How a hostile or broken gateway may garble a GET answer that is otherwise well formed.
+MALFORMED = {
+    "userId Infinity": lambda req, other: req.update(userId=float("inf")),
+    "userId 1e30": lambda req, other: req.update(userId=1e30),
+    "startTime 9999 with an offset": lambda req, other: req.update(startTime="9999-12-31T23:59:59-10:00"),
+    "another request's requestId": lambda req, other: req.update(requestId=other),
+    "details nested 250 deep": lambda req, other: req.update(details=_nested(250)),
+}
+
+
+@pytest.mark.parametrize("garble", MALFORMED)
+def test_a_malformed_answer_is_unreadable_and_the_record_stays_viewable(app, sandbox, people, pending, garble):
+    agent, pk = pending
+    other = agent.post("/requests", data={**VALID_FORM, "submission_key": uuid.uuid4().hex})
+    other_pk = int(re.search(r"/requests/(\d+)$", other.headers["Location"]).group(1))
+    request_id, other_id = _record(app, pk).request_id, _record(app, other_pk).request_id
+    sandbox.update_request(request_id, lambda req, customers: MALFORMED[garble](req, other_id))
+    allow_next_poll(app, pk)
+
+    response = agent.post(f"/requests/{pk}/refresh")
+    assert response.status_code == 303
+    record = _record(app, pk)
+    assert (record.state, record.request_id) == ("AdminTask", request_id)  # kept as last known
+    assert record.refresh_error and "answer" in record.refresh_error
+    for _attempt in range(2):  # the page keeps opening, also after a second look at Capillary
+        page = agent.get(f"/requests/{pk}")
+        assert page.status_code == 200 and WAITING in page.get_data(as_text=True)
+        allow_next_poll(app, pk)
+        assert agent.get(f"/requests/{pk}/live").status_code == 200
+    assert _record(app, other_pk).request_id == other_id  # the other record is untouched

@@ -235,3 +235,28 @@ def test_no_warning_with_gateway_auth_or_in_the_sandbox(tmp_path, caplog):
     sandbox_folder.mkdir()
     assert "warnings" not in make_app(sandbox_folder).test_client().get("/readyz").get_json()
     assert not any("Basic or OAuth" in r.getMessage() for r in caplog.records)
+
+
+def test_the_oauth_token_fetch_never_follows_a_redirect(tmp_path):
+    """Security finding 3: a token URL that redirects must not carry the key and secret anywhere else."""
+    elsewhere: list[str] = []
+
+    def other_server(environ, start_response):
+        elsewhere.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode())
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"data": {"accessToken": "stolen", "ttlSeconds": 300}}']
+
+    with serve_wsgi(other_server) as other_url:
+        def redirecting(environ, start_response):
+            # 307 keeps the method and body: a client following it would post the secret there.
+            start_response("307 Temporary Redirect", [("Location", other_url + "/collect")])
+            return [b""]
+
+        with serve_wsgi(redirecting) as token_url:
+            auth = GatewayOAuth(token_url + "/v3/oauth/token/generate", OAUTH_KEY, OAUTH_SECRET,
+                                (5.0, ANSWERED_READ_TIMEOUT))
+            with pytest.raises(errors.GatewayCredentialsRejected) as caught:
+                auth.token()
+    assert elsewhere == []  # the second server received nothing
+    assert caught.value.kind == "gateway_credentials" and caught.value.status == 307
+    assert "CAP_OAUTH_TOKEN_URL" in caught.value.message and OAUTH_SECRET not in caught.value.message

@@ -159,3 +159,18 @@ def test_connections_are_reused_per_thread(live_sandbox):
     first = client.transport.session()
     client.list_requests("t")
     assert client.transport.session() is first
+
+
+def test_a_trickling_answer_ends_at_the_calls_deadline_as_a_timeout():
+    """Security finding 2: one byte every 50 ms passes every read timeout; the deadline still ends the call."""
+    from tests.wire_faults import serve_trickle
+
+    body = json.dumps({"data": {"requestId": "5d1e0b1c-62a7-11ee-aa6d-0aaee4e533d2", "state": "AdminTask",
+                                "pad": "x" * 400}}).encode()
+    with serve_trickle(0.05, body) as (base_url, sent):
+        client = GatewayClient(base_url, "50672", timeout=(5.0, 2.0), deadline=1.0)
+        with pytest.raises(errors.GatewayTimeout) as caught:
+            client.get_request("5d1e0b1c-62a7-11ee-aa6d-0aaee4e533d2", "ui-jwt")
+    assert caught.value.kind == "timeout" and caught.value.may_exist
+    # The client hung up long before the whole answer came (it takes 25 s at this pace).
+    assert len(sent) == 1 and sent[0] < len(body)

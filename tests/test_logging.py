@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from urllib.parse import quote
 
 import pytest
 
@@ -95,3 +96,76 @@ def test_the_app_installs_the_chosen_format_outside_tests(tmp_path):
 def test_an_unknown_log_format_is_named(tmp_path):
     with pytest.raises(SystemExit, match="LOG_FORMAT"):
         make_app(tmp_path, {"LOG_FORMAT": "xml"})
+
+
+# -- log injection and the access log (security findings 6 and 7 of issue 11) -----------------------
+
+FORGED = "2026-11-29 14:00:00,000 INFO app.request [forged] GET /admin 200"
+
+
+@pytest.fixture
+def text_lines():
+    """Capture every log record as the production text handler would write it."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.addFilter(RequestContextFilter())
+    handler.setFormatter(TextFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield lambda: buffer.getvalue().splitlines()  # as any reader may: \r, \u2028 and \x85 too
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r\n", "\r", "\u2028", "\x85", "\x1b[2K\r"])
+def test_a_path_cannot_forge_a_text_log_line(client, text_lines, separator):
+    client.get("/x" + quote(separator) + quote(FORGED))  # as on the wire: werkzeug decodes the path
+    lines = text_lines()
+    assert not [line for line in lines if line.startswith(FORGED[:23]) or "\r" in line or "\x1b" in line]
+    (request_line,) = [line for line in lines if " app.request " in line and "/x" in line]
+    assert "[forged]" in request_line  # the path is there, escaped, on the request's own line
+
+
+def test_a_path_cannot_forge_a_json_log_line(client, json_lines):
+    client.get("/x" + quote("\u2028\x85" + FORGED))
+    (line,) = [line for line in _request_lines(json_lines()) if line["path"].startswith("/x")]
+    assert line["path"] == "/x\u2028\x85" + FORGED  # read back exactly, on one line
+
+
+def test_a_traceback_cannot_forge_a_text_log_line(text_lines):
+    log = logging.getLogger("tests.forge")
+    try:
+        raise ValueError("bad value\n" + FORGED)
+    except ValueError:
+        log.exception("failed")
+    assert not [line for line in text_lines() if line.startswith(FORGED[:23])]
+
+
+def test_gunicorn_writes_no_query_string_referer_or_user_agent(tmp_path):
+    """Under gunicorn.conf.py only the app's own request line is written (no access log with queries)."""
+    from tests.browser.servers import base_environment
+    from tests.deploy_servers import GunicornProcess
+
+    env = base_environment(DATABASE_URL=f"sqlite:///{tmp_path / 'log.sqlite3'}", CAP_GATEWAY_URL="sandbox",
+                           CAP_SYNC_INTERVAL_SECONDS="0", LOG_FORMAT="text")
+    server = GunicornProcess("gunicorn-log", env, tmp_path, workers=1, threads=2)
+    server.flask("db", "upgrade")
+    server.start()
+    try:
+        import requests
+
+        headers = {"Referer": "https://elsewhere.example/?ref=referer-secret-1", "User-Agent": "agent-secret-2"}
+        assert requests.get(server.url + "/requests?q=9780375690", headers=headers, timeout=30,
+                            allow_redirects=False).status_code == 302
+        requests.get(server.url + "/x%0a" + FORGED.replace(" ", "%20"), timeout=30)
+    finally:
+        server.stop()
+    log = server.log()
+    assert "GET /requests 302" in log  # the app's own request line is there
+    for leaked in ("9780375690", "referer-secret-1", "agent-secret-2"):
+        assert leaked not in log
+    assert not [line for line in log.splitlines() if line.startswith(FORGED[:23])]

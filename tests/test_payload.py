@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from gateway.payload import (
     MASK,
     StatusChange,
@@ -65,3 +67,17 @@ def test_mask_hides_authorization_everywhere_without_touching_input():
     assert "super-secret" not in text
     assert text.count(MASK) == 2
     assert built["payload"]["IntouchAPITask-Payload"]["headers"]["Authorization"] == "Basic super-secret"
+
+
+@pytest.mark.parametrize("key", ["Authorization", "X-CAP-API-OAUTH-TOKEN", "CAP-API-ACCESS-TOKEN",
+                                 "X-CAP-UI-AUTH-TOKEN", "Proxy-Authorization", "Cookie", "Set-Cookie",
+                                 "x-api-key", "secret", "accessToken"])
+@pytest.mark.parametrize("value", ["Basic s3cr3t-value", ["Basic s3cr3t-value"], {"token": "s3cr3t-value"},
+                                   12345678901234])
+def test_mask_hides_every_credential_key_whatever_the_values_type(key, value):
+    """Security finding 11 of issue 11: only string values were masked, and only two header names."""
+    echoed = {"details": {"IntouchAPITask-Payload": {"headers": {key: value, "content-type": "application/json"}}}}
+    masked = mask_secrets(echoed)
+    headers = masked["details"]["IntouchAPITask-Payload"]["headers"]
+    assert headers == {key: MASK, "content-type": "application/json"}
+    assert "s3cr3t" not in json.dumps(masked) and "12345678901234" not in json.dumps(masked)

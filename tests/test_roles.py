@@ -230,3 +230,84 @@ def test_a_maker_cannot_approve(app, client, maker_client, sandbox):
     assert len(sandbox.calls) == calls
     with app.app_context():
         assert db.session.get(TrackedRequest, pk).state == "AdminTask"
+
+
+# -- bulk files: the uploader and the confirmer are both makers (security finding 6) ----------------
+
+
+def _bulk_row_request(app, uploader: str, confirmer: str) -> int:
+    """A bulk file of one row uploaded by ``uploader``, confirmed by ``confirmer`` and sent; its record's id."""
+    from models import Batch, User
+    from services.bulk import batches, runner
+    from tests.bulk_helpers import make_batch
+
+    batch_id = make_batch(app, 1, confirm=False)
+    with app.app_context():
+        people = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_([uploader,
+                                                                                                  confirmer])))}
+        batch = db.session.get(Batch, batch_id)
+        batch.created_by_id, batch.created_by_name = people[uploader].id, uploader
+        db.session.commit()
+        assert batches.confirm(batch, actor=people[confirmer])
+        assert batch.confirmed_by_id == people[confirmer].id
+        runner.run_batch(batch_id)
+        return db.session.scalars(select(TrackedRequest.id).where(TrackedRequest.batch_id == batch_id)).one()
+
+
+def test_who_confirmed_a_bulk_file_cannot_approve_its_rows(app, sandbox):
+    both = _person(app, "quinn", ["agent", "checker"])
+    signed_in_client(app, "agent")  # the uploader
+    pk = _bulk_row_request(app, uploader="agent", confirmer="quinn")
+    with app.app_context():
+        assert db.session.get(TrackedRequest, pk).submitted_by == "agent"  # the uploader submits
+    assert "You submitted this request" in _text(both.get(f"/approvals/{pk}"))
+    calls_before = len(sandbox.calls)
+    response = _approve(both, pk)
+    assert response.status_code in (409, 422)
+    assert len(sandbox.calls) == calls_before  # nothing was sent to Capillary
+    # Another checker may.
+    assert _approve(signed_in_client(app, "checker"), pk).status_code == 303
+
+
+def test_who_uploaded_a_bulk_file_cannot_approve_its_rows_whoever_confirmed_it(app, sandbox):
+    both = _person(app, "quinn", ["agent", "checker"])
+    signed_in_client(app, "admin")  # the confirmer
+    pk = _bulk_row_request(app, uploader="quinn", confirmer="admin")
+    response = _approve(both, pk)
+    assert response.status_code in (409, 422)
+    assert "You submitted this request" in _text(response)
+
+
+# -- a maker's till, and a maker moved off a store (security finding 7) ----------------------------
+
+TILL_SPEC = "50682288 zone=50682286 concept=50678331 till=50682289"
+
+
+def test_a_maker_assigned_a_till_must_submit_with_that_till(app, sandbox):
+    tilly = _person(app, "tilly", ["maker"], [TILL_SPEC])
+    response = _submit(tilly, {**VALID_FORM, "tillId": "50682290"}, "t1" * 16)
+    assert response.status_code == 422
+    assert "At store 50682288 you submit from till 50682289." in _text(response)
+    assert sandbox.created_count == 0
+    assert _submit(tilly, VALID_FORM, "t2" * 16).status_code == 303  # the assigned till is accepted
+
+
+def test_a_maker_moved_off_a_store_cannot_resend_an_old_request_of_it(app, sandbox):
+    from models import NOT_CREATED, User
+
+    mover = _person(app, "mover", ["maker"], [TILL_SPEC])
+    assert _submit(mover, VALID_FORM, "m1" * 16).status_code == 303
+    (pk,) = _record_ids(app)
+    with app.app_context():
+        db.session.get(TrackedRequest, pk).state = NOT_CREATED  # Capillary never created it
+        person = db.session.scalars(select(User).where(User.username == "mover")).one()
+        accounts.update_user(person, roles=["maker"], stores=["60000002"], display_name="", disabled=False,
+                             actor=None)
+        db.session.commit()
+    created_before = sandbox.created_count
+    assert mover.get(f"/requests/{pk}").status_code == 200  # still their own request to look at
+    response = mover.post(f"/requests/{pk}/resend")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/requests/{pk}")
+    assert "You can only submit for your own store" in _text(mover.get(response.headers["Location"]))
+    assert sandbox.created_count == created_before
+    assert _record_ids(app) == [pk]  # no new request

@@ -89,3 +89,50 @@ def serve_reset_mid_body() -> Iterator[tuple[str, list[str]]]:
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+@contextmanager
+def serve_trickle(interval: float, body: bytes) -> Iterator[tuple[str, list[int]]]:
+    """Serve on 127.0.0.1: answer each request's head at once, then ``body`` one byte every ``interval`` s.
+
+    Each byte comes well within any read timeout, so only a deadline on the whole call ends it.
+    Yields ``(base_url, sent)``: ``sent`` holds, per request, how many body bytes went out before
+    the client hung up (``len(body)`` when it waited for all of them).
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    sent: list[int] = []
+    stop = threading.Event()
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            count = 0
+            try:
+                conn.settimeout(5)
+                _read_request(conn)
+                conn.sendall(head)
+                for byte in body:
+                    if stop.wait(interval):
+                        break
+                    conn.sendall(bytes([byte]))
+                    count += 1
+            except OSError:  # the client hung up
+                pass
+            finally:
+                sent.append(count)
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", sent
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()

@@ -35,7 +35,7 @@ from flask_login import current_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
-from extensions import db, login_manager
+from extensions import csrf, db, login_manager
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
 from views import form_pages
 from views.login_page import render_login
@@ -75,6 +75,12 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(lambda: sign_in_required())
     app.before_request(_gate)
+    # Flask-WTF's own check is registered before this gate (app.py binds it first), so a refused
+    # form was drawn again (views/errors.py) for a session past its idle time, or a page the
+    # person may not open. Its automatic check is turned off and the same check runs here, after
+    # the gate: a CSRF failure never shows what the person could not open with a GET.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_check_csrf)
     app.jinja_env.globals.update(can_open=_can_open, own_token_problem=_own_token_problem)
 
 
@@ -144,12 +150,15 @@ def _gate():
     return None
 
 
-def check_page_access() -> None:
-    """Abort (404, 403) unless the signed-in person may open the page asked for.
+def _check_csrf() -> None:
+    """Flask-WTF's CSRF check for every state-changing request, once the gate has let it through."""
+    config = current_app.config
+    if config["WTF_CSRF_ENABLED"] and request.endpoint and request.method in config["WTF_CSRF_METHODS"]:
+        csrf.protect()
 
-    The gate runs it for every page; the CSRF error handler too (views/errors.py), because CSRF
-    protection runs before the gate and a refused form is drawn again, data and all.
-    """
+
+def check_page_access() -> None:
+    """Abort (404, 403) unless the signed-in person may open the page asked for (run by the gate)."""
     if request.blueprint in SANDBOX_BLUEPRINTS and not current_app.config["SANDBOX_MODE"]:
         abort(404)
     roles = required_roles(request.endpoint, request.blueprint)

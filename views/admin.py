@@ -29,7 +29,7 @@ from extensions import db
 from forms.people_forms import AuditFilterForm, UserForm
 from models.users import User
 from services.people import accounts, audit
-from views import form_pages
+from views import converters, form_pages
 from views.access import acting_person
 from views.csv_export import csv_download
 
@@ -141,7 +141,8 @@ def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
         return form, audit.AuditFilter()
     return form, audit.AuditFilter(
         who=form.who.data or "", action=form.action.data or "", ip=form.ip.data or "",
-        text=form.text.data or "", since=form.since.data, until=form.until.data,
+        text=form.text.data or "", since=converters.clamp_day(form.since.data),
+        until=converters.clamp_day(form.until.data),
     )
 
 
@@ -149,7 +150,7 @@ def _audit_filter() -> tuple[AuditFilterForm, audit.AuditFilter]:
 def audit_trail():
     """The audit trail, newest first, with filters and a page at a time."""
     form, filters = _audit_filter()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=converters.page_number)
     stmt = filters.statement()
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     events = db.session.scalars(stmt.limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()

@@ -14,7 +14,7 @@ from models import TrackedRequest, utcnow
 from services.lifecycle import decisions
 from services.lifecycle.refresh import refresh
 from services.lifecycle.wording import outcome_of
-from views import form_pages
+from views import converters, form_pages
 from views.access import acting_person
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
@@ -23,7 +23,7 @@ bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 @bp.get("")
 def index():
     """List requests waiting in AdminTask, newest first, read from the gateway."""
-    page = decisions.pending_page(request.args.get("page", 1, type=int), actor=acting_person())
+    page = decisions.pending_page(request.args.get("page", 1, type=converters.page_number), actor=acting_person())
     now = utcnow()
     ages = {r.id: age_text(now - (r.start_time or r.created_at)) for r in page.records}
     return render_template("approvals/index.html", page=page, ages=ages)

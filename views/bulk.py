@@ -29,6 +29,7 @@ from forms.bulk_form import BulkUploadForm
 from models.batches import DUPLICATE, INTERRUPTED, INVALID, PENDING, REVIEW, ROW_DONE, ROW_SENDING, Batch
 from services.bulk import batches
 from services.bulk.csv_reader import COLUMNS, MAX_BYTES, BadFile
+from views import converters
 from views.access import acting_person, passive
 from views.csv_export import csv_download
 
@@ -218,4 +219,4 @@ def _batch(batch_id: int) -> Batch:
 
 
 def _page(name: str) -> int:
-    return max(request.args.get(name, 1, type=int), 1)
+    return request.args.get(name, 1, type=converters.page_number)

@@ -64,8 +64,6 @@ ADDRESS_REASONS = {"The referrer header is missing.", "The referrer does not mat
 
 def _csrf_error(error: CSRFError):
     """A refused form: say which check failed, and show the form again with what was typed."""
-    from flask_login import current_user
-
     from views import access, form_pages
 
     _log_csrf_refusal(error.description)
@@ -73,13 +71,8 @@ def _csrf_error(error: CSRFError):
         return _address_mismatch(error.description)
     if access.wants_json():
         return jsonify(error="form_expired", message=_("This page expired: reload it.")), 400
-    if not current_user.is_authenticated and request.endpoint not in access.PUBLIC_ENDPOINTS:
-        # The session itself ended: sign in first; the sign-in page carries the values.
-        return access.sign_in_required("expired")
-    try:
-        access.check_page_access()  # the role gate has not run yet: a closed page is not drawn again
-    except HTTPException as exc:
-        return _http_error(exc)
+    # The access gate (views/access.py) ran before the CSRF check: the person is signed in, within
+    # the session limits and may open this page, so drawing the form again shows nothing new.
     renderer = form_pages.renderer_for(request.endpoint)
     if renderer is not None:
         try:

@@ -131,7 +131,7 @@ def confirm(batch: Batch, *, actor: User | None) -> bool:
     # An UPDATE/DELETE returns a CursorResult (it has rowcount); SQLAlchemy 2.0 types execute() as Result.
     moved = db.session.execute(  # type: ignore[attr-defined]
         update(Batch).where(Batch.id == batch.id, Batch.state == REVIEW, Batch.valid_rows > 0)
-        .values(state=QUEUED, confirmed_at=now)
+        .values(state=QUEUED, confirmed_at=now, confirmed_by_id=actor.id if actor is not None else None)
     ).rowcount
     if moved:
         audit.record("bulk.confirmed", actor=actor, target=f"bulk file {batch.id}",

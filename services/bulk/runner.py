@@ -201,7 +201,8 @@ def claim_rows(batch_id: int, limit: int, uploader_id: int | None, uploader_name
         payload = build_for_sending(change)
         record = new_record(change, submission_key(batch_id, candidate.line), payload)
         record.batch_id, record.batch_line = batch_id, candidate.line
-        # The person who confirmed the file is the submitter (history, the maker-checker rule).
+        # The uploader is the submitter (history, tokens); the person who confirmed the file is a
+        # maker of each row too (services/people/permissions.makers_of).
         record.submitted_by_id, record.submitted_by = uploader_id, uploader_name
         db.session.add(record)
         records.append(record)

@@ -26,6 +26,8 @@ from services.people import permissions
 PAGE_SIZE = 25
 COUNT_LIMIT = 1_000
 EXPORT_CHUNK = 500
+# Record ids are INTEGER columns (32-bit signed on PostgreSQL): a cursor naming a larger one is damaged.
+MAX_RECORD_ID = 2**31 - 1
 
 # sort key -> (column attribute name, descending?, words)
 SORTS = {
@@ -71,9 +73,13 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
             value, _, ident = raw.partition("|")
-            return cls(datetime.fromisoformat(value), int(ident))
+            moment, number = datetime.fromisoformat(value), int(ident)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
+        # Made by encode() only from a stored row: naive UTC, and an id the database can hold.
+        if moment.tzinfo is not None or not 0 < number <= MAX_RECORD_ID:
+            return None
+        return cls(moment, number)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from i18n import N_
 from models import FAILED_TO_SUBMIT, NOT_CREATED, SENDING, UNKNOWN, TrackedRequest, User, utcnow
 from services.lifecycle.adoption import RequestIdTaken, take_request_id
 from services.lifecycle.updates import apply_update
-from services.people import audit, identity
+from services.people import audit, identity, permissions
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,9 @@ def resend(record: TrackedRequest, *, actor: User | None) -> tuple[TrackedReques
     """
     if record.origin != "app" or record.state != NOT_CREATED:
         raise ValueError(_("Only a request that was not created in Capillary can be resent."))
+    refusal = permissions.submit_refusal(actor, record.form_values()) if actor is not None else None
+    if refusal:  # e.g. a maker since moved off the request's store
+        raise ValueError(refusal)
     change = StatusChange(**record.form_values())
     return submit(change, resend_key(record), actor=actor if actor is not None else record.submitter,
                   resent_from_id=record.id)

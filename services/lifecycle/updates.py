@@ -38,7 +38,10 @@ def parse_gateway_time(value: str | None) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(current_app.config.get("CAP_GATEWAY_TIMEZONE", "UTC")))
-    return parsed.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-10:00 (gateway/types.py refuses such answers)
+        return None
 
 
 def apply_info(record: TrackedRequest, info: RequestInfo, note: str) -> bool:

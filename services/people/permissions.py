@@ -8,12 +8,17 @@ Makers see only their stores' requests; agents, checkers and admins see all of t
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask_babel import gettext as _
 from sqlalchemy import Select, false
 from wtforms.validators import ValidationError
 
-from models import TrackedRequest
+from extensions import db
+from models import Batch, TrackedRequest
 from models.users import ADMIN, AGENT, CHECKER, MAKER, User
+
+LOCATION_FIELDS = ("storeId", "zoneId", "conceptId", "tillId")
 
 
 def submit_stores(user: User) -> tuple[str, ...] | None:
@@ -91,6 +96,9 @@ def validators(user: User) -> dict:
     def in_concept(store: str, expected: str) -> str:
         return _("Store %(store)s is in concept %(concept)s.", store=store, concept=expected)
 
+    def at_till(store: str, expected: str) -> str:
+        return _("At store %(store)s you submit from till %(till)s.", store=store, till=expected)
+
     def matches_assignment(attribute: str, words):
         def check(form, field):
             assignment = user.assignment(form.storeId.data or "")
@@ -103,7 +111,26 @@ def validators(user: User) -> dict:
         "storeId": [store_is_theirs],
         "zoneId": [matches_assignment("zone_id", in_zone)],
         "conceptId": [matches_assignment("concept_id", in_concept)],
+        # An assignment naming a till binds the maker to it, as it does to the zone and concept.
+        "tillId": [matches_assignment("till_id", at_till)],
     }
+
+
+def submit_refusal(user: User, values: dict) -> str | None:
+    """Why ``user`` may not submit a request with these location ``values`` today (None when they may).
+
+    The request form's own store rules (:func:`validators`), for a request sent again without the
+    form: a maker moved off a store may still open their old requests there, not send them again.
+    """
+    fields = {name: SimpleNamespace(data=values.get(name) or "") for name in LOCATION_FIELDS}
+    form = SimpleNamespace(**fields)
+    for name, checks in validators(user).items():
+        for check in checks:
+            try:
+                check(form, fields[name])
+            except ValidationError as exc:
+                return str(exc)
+    return None
 
 # -- the maker-checker rule ----------------------------------------------------------------------
 
@@ -111,9 +138,19 @@ def decision_refusal(user: User, record: TrackedRequest) -> str | None:
     """Say why ``user`` may not decide ``record`` (None when they may)."""
     if not user.has_role(CHECKER):
         return _("Only a checker can approve or reject requests.")
-    if record.submitted_by_id is not None and record.submitted_by_id == user.id:
+    if user.id in makers_of(record):
         return _("You submitted this request, so another checker must approve or reject it (maker-checker rule).")
     return None
+
+
+def makers_of(record: TrackedRequest) -> set[int]:
+    """The user ids that made ``record``: its submitter; for a bulk row, who uploaded and who confirmed the file."""
+    makers = {record.submitted_by_id} if record.submitted_by_id is not None else set()
+    if record.batch_id is not None:
+        batch = db.session.get(Batch, record.batch_id)
+        if batch is not None:
+            makers |= {person for person in (batch.created_by_id, batch.confirmed_by_id) if person is not None}
+    return makers
 
 
 def can_decide(user: User, record: TrackedRequest) -> bool:

@@ -5,12 +5,15 @@ Endpoints ``requests.history`` and ``requests.export_csv`` (routes in views/requ
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import current_app, render_template, request
 
 from forms.history_form import HistoryFilterForm
 from models import TrackedRequest, utcnow
 from services.lifecycle import history as history_service
 from services.lifecycle.wording import describe, outcome_of
+from views import converters
 from views.access import acting_person
 from views.csv_export import csv_download
 
@@ -26,13 +29,20 @@ def _form() -> HistoryFilterForm:
     return HistoryFilterForm(formdata=request.args)
 
 
+def _filters(form: HistoryFilterForm) -> history_service.Filters:
+    """The form's filters, dates clamped to days a record can have (``9999-12-31`` overflowed)."""
+    filters = form.filters()
+    return replace(filters, date_from=converters.clamp_day(filters.date_from),
+                   date_to=converters.clamp_day(filters.date_to))
+
+
 def history():
     """List tracked requests a page at a time, filtered and sorted as asked."""
     form = _form()
     if not form.validate():
         return render_template("requests/index.html", form=form, page=None, query_args={},
                                labels=current_app.config["CAP_STATUS_LABELS"]), 422
-    page = history_service.page(form.filters(), viewer=acting_person(), after=request.args.get("after"),
+    page = history_service.page(_filters(form), viewer=acting_person(), after=request.args.get("after"),
                                 before=request.args.get("before"))
     query_args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     cursors = [request.args[k] for k in ("after", "before") if request.args.get(k)]
@@ -50,7 +60,7 @@ def export_csv():
     if not form.validate():
         return render_template("requests/index.html", form=form, page=None, query_args={},
                                labels=current_app.config["CAP_STATUS_LABELS"]), 422
-    filters, viewer = form.filters(), acting_person()
+    filters, viewer = _filters(form), acting_person()
     return csv_download(f"requests-{utcnow():%Y%m%d-%H%M%S}.csv", CSV_COLUMNS,
                         lambda: (_csv_row(record) for record in history_service.iter_matching(filters, viewer)))
 
