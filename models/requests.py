@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import DDL, JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model
@@ -140,6 +140,20 @@ class TrackedRequest(Model):
         self.state = state
         self.events.append(StatusEvent(state=state, note=note[:500], at=at or utcnow()))
         return True
+
+
+# Identifier search by any part, any case (services/lifecycle/history.py): a trigram index on
+# PostgreSQL (pg_trgm, migration 0013). SQLite has no such index; its search scans the
+# narrow ix_tracked_requests_identifier instead (docs/BENCHMARKS.md).
+Index(
+    "ix_tracked_requests_identifier_trgm",
+    func.lower(TrackedRequest.identifier_value).label("identifier_lower"),
+    postgresql_using="gin", postgresql_ops={"identifier_lower": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+# Tables made from the models (tests, the sandbox, benchmarks) need the extension first;
+# migration 0013 does the same for a migrated database.
+event.listen(TrackedRequest.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 
 class StatusEvent(Model):
