@@ -110,6 +110,8 @@ class TrackedRequest(Model):
         Index("ix_tracked_requests_submitted_by_created", "submitted_by", "created_at", "id"),
         Index("ix_tracked_requests_maker_created", "maker_user_name", "created_at", "id"),
         Index("ix_tracked_requests_identifier", "identifier_value", "created_at", "id"),
+        # A submitter's requests changed since they last looked ("My requests", the header's badge).
+        Index("ix_tracked_requests_submitter_updated", "submitted_by_id", "updated_at"),
         # Partial: almost every row has no resend, and with statistics an index full of NULLs
         # looks useless to the planner, which then scans for "was this resent?".
         Index("ix_tracked_requests_resent_from", "resent_from_id",
