@@ -6,7 +6,7 @@ Endpoint ``requests.mine`` (route in views/requests/__init__.py).
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
@@ -31,8 +31,8 @@ def mine():
 def new_decisions_badge() -> int:
     """The header's count of decisions the signed-in person has not seen (0 when the page is not theirs)."""
     person = acting_person()
-    if person is None or not allowed(person, "requests.mine"):
-        return 0
+    if person is None or request.endpoint == "requests.mine" or not allowed(person, "requests.mine"):
+        return 0  # on "My requests" itself the new decisions are marked in the page
     try:
         return my_requests.new_decisions(person)
     except SQLAlchemyError:
