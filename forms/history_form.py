@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,7 +13,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from forms import validators as rules
 from forms.validators import strip
-from services.lifecycle.history import SORTS, Filters
+from services.lifecycle.history import SORTS, Filters, submitters
 from services.lifecycle.wording import STATES
 
 
@@ -50,10 +52,8 @@ class HistoryFilterForm(FlaskForm):
     state = SelectField(_l("Status"), default="")
     store = StringField(_l("Store ID"), filters=[strip],
                         validators=_text_rules(64, _l("A store ID has at most 64 characters.")))
-    label = StringField(_l("New status label"), filters=[strip], render_kw={"list": "label-options"},
-                        validators=_text_rules(128, _l("A label has at most 128 characters.")))
-    submitted_by = StringField(_l("Submitted by"), filters=[strip],
-                               validators=_text_rules(255, _l("At most 255 characters.")))
+    label = SelectField(_l("New status label"), default="")
+    submitted_by = SelectField(_l("Submitted by"), default="")
     origin = SelectField(_l("Made in"), default="", choices=[
         SelectChoice("", _l("Anywhere")),
         SelectChoice("app", _l("This app")),
@@ -69,6 +69,21 @@ class HistoryFilterForm(FlaskForm):
         self.state.choices = [SelectChoice("", _("Any status"))] + [
             SelectChoice(key, text.badge) for key, text in STATES.items()
         ]
+        self.label.choices = [SelectChoice("", _("Any label"))] + [
+            SelectChoice(label, label) for label in current_app.config["CAP_STATUS_LABELS"]
+        ]
+        people, others = submitters()
+        self.submitted_by.choices = {
+            "": [SelectChoice("", _("Anybody"))],
+            _("People of this app"): [SelectChoice(person.name, person.label) for person in people],
+            _("Capillary's makers and earlier names"): [SelectChoice(name, name) for name in others],
+        }
+
+    def active_count(self) -> int:
+        """How many filters narrow the list (the phone layout's "Filters (n)")."""
+        fields = (self.q, self.state, self.store, self.label, self.submitted_by, self.origin, self.date_from,
+                  self.date_to)
+        return sum(1 for field in fields if field.data)
 
     def validate_date_to(self, field):
         """The range must not end before it starts."""
@@ -84,6 +99,7 @@ class HistoryFilterForm(FlaskForm):
             origin=self.origin.data or None,
             submitted_by=self.submitted_by.data or None,
             identifier_values=search_values(self.q.data or ""),
+            identifier_parts=search_parts(self.q.data or ""),
             date_from=self.date_from.data,
             date_to=self.date_to.data,
             sort=self.sort.data if self.sort.data in SORTS else "newest",
@@ -108,3 +124,21 @@ def search_values(term: str) -> tuple[str, ...]:
         except ValueError:
             pass
     return tuple(dict.fromkeys(values))
+
+
+# A part shorter than this would match most rows and cannot use the trigram index.
+MIN_PART = 3
+PHONE_LIKE = re.compile(r"[\d\s+().-]+")
+
+
+def search_parts(term: str) -> tuple[str, ...]:
+    """Return the lower-cased parts an identifier containing ``term`` has (none under 3 characters).
+
+    "97803" finds ``919780375690``; "+91 97803" is read as its digits ("9197803");
+    ``ROHAN.DAS@EXAMPLE.COM`` finds ``rohan.das@example.com``.
+    """
+    term = term.strip().lower()
+    parts = [term]
+    if PHONE_LIKE.fullmatch(term):
+        parts.append(re.sub(r"\D", "", term))
+    return tuple(part for part in dict.fromkeys(parts) if len(part) >= MIN_PART)

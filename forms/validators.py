@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 import phonenumbers
+from babel import Locale
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from gateway.payload import IDENTIFIER_NAMES
@@ -61,18 +63,61 @@ def clean_identifier(name: str | None, value: str | None, region: str = "IN") ->
 
 
 def _clean_mobile(value: str, region: str) -> str:
-    digits_only = re.sub(r"[\s().-]", "", value)
-    if not re.fullmatch(r"\+?\d{4,17}", digits_only):
+    """Read a mobile number; return it as Capillary stores it (digits with country code, no ``+``).
+
+    The rule for digits typed without ``+`` (README "Mobile numbers"): a number that is valid in
+    ``region`` is read there, so a local number always stays local; otherwise the digits are read
+    as starting with a country code (``8613800138000`` is China's ``+86 138 0013 8000``). A ``+``
+    (or the region's international prefix, e.g. ``00``) always means a country code follows.
+    """
+    compact = re.sub(r"[\s().-]", "", value)
+    if not re.fullmatch(r"\+?\d{4,17}", compact):
         raise ValueError(_("Enter a mobile number using digits only, e.g. 9780375690 or +91 97803 75690."))
+    if compact.startswith("+"):
+        number = _parsed(compact, None)
+        if number is None or not _known_country(number):
+            raise ValueError(_("No country code starts this number after the “+”. Check the first digits, "
+                               "e.g. +91 for India or +44 for the United Kingdom."))
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError(_country_code_problem(number))
+        return _stored(number)
+    local = _parsed(compact, region)
+    if local is not None and phonenumbers.is_valid_number(local):
+        return _stored(local)
+    international = _parsed("+" + compact, None)
+    if international is not None and phonenumbers.is_valid_number(international):
+        return _stored(international)
+    if international is not None and _known_country(international) and phonenumbers.is_possible_number(international):
+        raise ValueError(_country_code_problem(international))
+    raise ValueError(_("This is not a valid mobile number in %(country)s, where a number without a country "
+                       "code is read. If the number is from another country, type its country code first, "
+                       "e.g. +44 7911 123456.", country=_region_name(region)))
+
+
+def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(_("Enter a valid mobile number, e.g. 9780375690 or +91 97803 75690.")) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(
-            _("This is not a valid mobile number (read in region %(region)s when it has no country code).",
-              region=region)
-        )
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _known_country(number: phonenumbers.PhoneNumber) -> bool:
+    code = number.country_code or 0
+    return phonenumbers.region_code_for_country_code(code) != phonenumbers.UNKNOWN_REGION
+
+
+def _country_code_problem(number: phonenumbers.PhoneNumber) -> str:
+    return _("This is not a valid mobile number for country code +%(code)s. Check the digits after the "
+             "country code.", code=number.country_code)
+
+
+def _region_name(region: str) -> str:
+    """The region's name in the reader's language, with its code (e.g. "India (IN)")."""
+    name = (get_locale() or Locale("en")).territories.get(region)
+    return f"{name} ({region})" if name else region
+
+
+def _stored(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import DDL, JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import Model
@@ -110,6 +110,8 @@ class TrackedRequest(Model):
         Index("ix_tracked_requests_submitted_by_created", "submitted_by", "created_at", "id"),
         Index("ix_tracked_requests_maker_created", "maker_user_name", "created_at", "id"),
         Index("ix_tracked_requests_identifier", "identifier_value", "created_at", "id"),
+        # A submitter's requests changed since they last looked ("My requests", the header's badge).
+        Index("ix_tracked_requests_submitter_updated", "submitted_by_id", "updated_at"),
         # Partial: almost every row has no resend, and with statistics an index full of NULLs
         # looks useless to the planner, which then scans for "was this resent?".
         Index("ix_tracked_requests_resent_from", "resent_from_id",
@@ -140,6 +142,20 @@ class TrackedRequest(Model):
         self.state = state
         self.events.append(StatusEvent(state=state, note=note[:500], at=at or utcnow()))
         return True
+
+
+# Identifier search by any part, any case (services/lifecycle/history.py): a trigram index on
+# PostgreSQL (pg_trgm, migration 0013). SQLite has no such index; its search scans the
+# narrow ix_tracked_requests_identifier instead (docs/BENCHMARKS.md).
+Index(
+    "ix_tracked_requests_identifier_trgm",
+    func.lower(TrackedRequest.identifier_value).label("identifier_lower"),
+    postgresql_using="gin", postgresql_ops={"identifier_lower": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+# Tables made from the models (tests, the sandbox, benchmarks) need the extension first;
+# migration 0013 does the same for a migrated database.
+event.listen(TrackedRequest.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 
 class StatusEvent(Model):

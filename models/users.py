@@ -65,6 +65,9 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column()
+    # When the person last opened "My requests": decisions on their requests after it are new
+    # (the header's badge). None: never opened.
+    my_requests_seen_at: Mapped[datetime | None] = mapped_column()
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"

@@ -13,6 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 # The PostgreSQL that tests needing one use, whichever database the run is on.
@@ -29,7 +30,21 @@ def _admin(base_url: str):
     if engine is None:
         engine = _admin_engines[base_url] = create_engine(base_url, pool_size=1)
         _drop_orphans(engine)
+        _install_trigrams(engine)
     return engine
+
+
+def _install_trigrams(engine) -> None:
+    """Install pg_trgm once per database, in ``public`` (on every test schema's search path).
+
+    An extension lives in one schema per database; made inside a test's schema, it would vanish
+    with that schema while other tests' schemas still need its operator classes.
+    """
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
+    except IntegrityError:  # another test process created it at the same moment
+        pass
 
 
 def _drop_orphans(engine) -> None:
@@ -66,7 +81,7 @@ def postgres_schema_url(base_url: str = POSTGRES_URL) -> str:
                     "Start it (scripts/test does) or set TEST_DATABASE_URL.")
     _made["schemas"].append((base_url, name))
     # application_name tells this run's connections apart in pg_stat_activity.
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={name}",
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={name},public",
                                                 "application_name": f"pytest-{os.getpid()}"})
     return url.render_as_string(hide_password=False)
 

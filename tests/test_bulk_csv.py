@@ -54,7 +54,17 @@ def test_rows_get_exactly_the_forms_messages(app, column, value):
     with app.test_request_context(method="POST", data=MultiDict(values | {"submission_key": "a" * 32})):
         form = StatusChangeForm()
         assert not form.validate()
-    assert errors == [(column, form.errors[column][0])]
+    expected = form.errors[column][0]
+    if value.strip():
+        expected += f" The file has “{value[:80]}…”." if len(value) > 80 else f" The file has “{value}”."
+    assert errors == [(column, expected)]
+
+
+def test_the_error_table_shows_the_offending_value(app, client):
+    rows, _ = read(csv_text("50682289,50682288,50682286,50678331,mobile,12 345,Suspended,Fraud ring case 12,,"))
+    [(column, message)] = rows[0].errors
+    assert column == "identifierValue"
+    assert message.endswith("The file has “12 345”.")
 
 
 def test_a_label_or_identifier_type_outside_the_lists_names_the_allowed_values():

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 
 from extensions import db
 from models import TrackedRequest
@@ -237,3 +237,106 @@ def test_control_characters_in_filters_are_refused_not_sent_to_the_database(app,
     response = client.get("/requests?q=9197%00&store=S%01")
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "Remove the control characters" in html
+
+
+@pytest.fixture
+def customers(app):
+    _fill(app, [
+        {"identifier_value": "919780375690"},
+        {"identifier_value": "8613800138000"},
+        {"identifier_value": "447911123456"},
+        {"identifier_name": "email", "identifier_value": "Rohan.Das@example.com"},
+        {"identifier_name": "email", "identifier_value": "rohan_das@example.com"},
+        {"identifier_name": "email", "identifier_value": "rohanxdas@example.com"},
+        {"identifier_name": "externalId", "identifier_value": "EXT-100%"},
+    ])
+
+
+@pytest.mark.parametrize(("term", "found"), [
+    ("97803", [1]),  # a part of the number
+    ("+91 97803", [1]),  # typed with + and a space: its digits
+    ("97803 75690", [1]),
+    ("0013 8000", [2]),
+    ("8613800138000", [2]),
+    ("ROHAN.DAS@EXAMPLE.COM", [4]),  # another case
+    ("rohan", [4, 5, 6]),
+    ("rohan_das", [5]),  # "_" is a character, not LIKE's wildcard
+    ("ext-100%", [7]),  # nor is "%"
+    ("97", []),  # under 3 characters: whole values only
+    ("55555", []),
+])
+def test_identifier_search_matches_a_part_in_any_case(app, client, customers, term, found):
+    html = client.get("/requests", query_string={"q": term}).get_data(as_text=True)
+    assert sorted(_ids(html)) == found
+
+
+def test_search_parts_are_lower_case_digits_and_at_least_three_characters(app):
+    from forms.history_form import search_parts
+
+    assert search_parts(" +91 97803-75 ") == ("+91 97803-75", "919780375")
+    assert search_parts("Rohan.Das@Example.COM") == ("rohan.das@example.com",)
+    assert search_parts(" 97 ") == ()
+
+
+def test_the_label_filter_is_a_select_of_the_configured_labels(app, client, mixed):
+    html = client.get("/requests").get_data(as_text=True)
+    options = re.search(r'<select[^>]*name="label"[^>]*>(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option[^>]*value="([^"]*)"', options) == ["", *app.config["CAP_STATUS_LABELS"]]
+    assert client.get("/requests?label=suspended").status_code == 422  # not a configured label
+
+
+def test_submitted_by_is_a_select_of_people_and_names_seen(app, client):
+    from models import User
+
+    _fill(app, [{"submitted_by": "asha"}, {"submitted_by": None, "maker_user_name": "sandbox.user.303473"},
+                {"submitted_by": "ravi", "maker_user_name": "sandbox.user.303473"}])
+    with app.app_context():
+        people = [user.name for user in db.session.scalars(select(User))]
+    html = client.get("/requests").get_data(as_text=True)
+    select_html = re.search(r'<select[^>]*name="submitted_by"[^>]*>(.*?)</select>', html, re.S).group(1)
+    groups = dict(re.findall(r'<optgroup label="([^"]*)">(.*?)</optgroup>', select_html, re.S))
+    seen = re.findall(r'value="([^"]*)"', groups["Capillary&#39;s makers and earlier names"])
+    assert seen == ["asha", "ravi", "sandbox.user.303473"]
+    assert people and sorted(re.findall(r'value="([^"]*)"', groups["People of this app"])) == sorted(people)
+    maker = client.get("/requests", query_string={"submitted_by": "sandbox.user.303473"}).get_data(as_text=True)
+    assert sorted(_ids(maker)) == [2, 3]
+
+
+def test_the_names_seen_are_read_one_index_seek_each(app):
+    _fill(app, [{"submitted_by": f"person{n % 7}", "maker_user_name": f"maker{n % 3}"} for n in range(200)])
+    with app.app_context():
+        _people, others = history.submitters()
+        assert others == [*(f"maker{n}" for n in range(3)), *(f"person{n}" for n in range(7))]
+        assert history.submitters(limit=2)[1] == ["maker0", "maker1"]
+
+
+def test_the_filters_fold_behind_a_count_of_those_in_use(app, client, mixed):
+    html = client.get("/requests?state=approved&store=S2&sort=oldest").get_data(as_text=True)
+    assert '<details class="filters-panel" open data-fold-narrow>' in html
+    assert "<summary>Filters (2)</summary>" in html  # sorting is not a filter
+
+
+def test_a_part_search_reads_the_trigram_index_on_postgresql(tmp_path):
+    """The page query's expression is the one migration 0013 indexes (lower(identifier_value)),
+    so PostgreSQL can answer "contains 97803" from the index (bench/search_postgres.py: 1M rows)."""
+    from tests.databases import postgres_schema_url
+
+    app = make_app(tmp_path, {"DATABASE_URL": postgres_schema_url()})
+    _fill(app, [{"identifier_value": f"9197803{n:05d}"} for n in range(50)])
+    with app.app_context():
+        ran = []
+
+        def catch(conn, cursor_, statement, parameters, context, executemany):
+            ran.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", catch)
+        try:
+            page = history.page(history.Filters(identifier_parts=("97803",)), viewer=None)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", catch)
+        assert len(page.records) == 25
+        (statement, parameters), = [(sql, params) for sql, params in ran if "ORDER BY" in sql]
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))  # 50 rows: a scan is cheaper
+        raw = db.session.connection().connection.driver_connection
+        plan = " ".join(str(row[0]) for row in raw.execute(f"EXPLAIN {statement}", parameters))
+    assert "ix_tracked_requests_identifier_trgm" in plan, plan

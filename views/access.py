@@ -51,6 +51,7 @@ ENDPOINT_ROLES = {
     "requests.create": SUBMIT_ROLES,
     "requests.resend_request": SUBMIT_ROLES,
     "requests.choose_match": SUBMIT_ROLES,
+    "requests.mine": SUBMIT_ROLES,
 }
 BLUEPRINT_ROLES = {
     "admin": (ADMIN,),

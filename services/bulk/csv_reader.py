@@ -30,6 +30,8 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 MAX_BYTES = 5 * 1024 * 1024
 # A value longer than this is kept cut short (it fails the rules anyway).
 MAX_STORED_VALUE = 600
+# At most this much of a bad value is repeated in its error message.
+SHOWN_VALUE = 80
 # Signatures of files people upload by mistake instead of a CSV, and what to say about each.
 _NOT_CSV = (
     (b"PK\x03\x04", _l("This looks like an Excel workbook (.xlsx) or another zip file, not a CSV file.")),
@@ -83,6 +85,16 @@ class Rules:
         return cls(tuple(config["CAP_STATUS_LABELS"]), config["CAP_SOURCE"], config["CAP_PHONE_REGION"])
 
 
+def _with_value(problem: str, value: str | None) -> str:
+    """The problem followed by the value the file has, so the error table shows what to fix."""
+    value = (value or "").strip()
+    if not value:
+        return problem
+    if len(value) > SHOWN_VALUE:
+        value = value[:SHOWN_VALUE] + "…"
+    return _("%(problem)s The file has “%(value)s”.", problem=problem, value=value)
+
+
 def check_values(values: dict[str, str], settings: Rules) -> tuple[StatusChange | None, list[tuple[str, str]]]:
     """Check one row with the form's ``clean_*`` rules; return the request or (column, message) errors."""
     errors: list[tuple[str, str]] = []
@@ -91,7 +103,7 @@ def check_values(values: dict[str, str], settings: Rules) -> tuple[StatusChange 
         try:
             return clean(values.get(column), *args)
         except ValueError as exc:
-            errors.append((column, str(exc)))
+            errors.append((column, _with_value(str(exc), values.get(column))))
             return None
 
     entity = {name: take(name, rules.clean_entity_id, title) for name, title in (

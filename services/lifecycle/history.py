@@ -1,7 +1,8 @@
 """The request history: filtered, sorted, keyset-paged queries that stay fast at 100k+ rows.
 
 Every filter is an equality (or a range on ``created_at``) that matches the leading columns of
-one of TrackedRequest's ``(column, created_at, id)`` indexes, and pages are fetched by keyset
+one of TrackedRequest's ``(column, created_at, id)`` indexes (the identifier search by part
+uses a trigram index on PostgreSQL), and pages are fetched by keyset
 (``WHERE (sort_value, id) < (last seen)``) rather than OFFSET, so a page costs one short index
 range scan however deep it is. The match count is capped (:data:`COUNT_LIMIT`): counting
 stops early instead of scanning every matching row on every page.
@@ -28,6 +29,7 @@ COUNT_LIMIT = 1_000
 EXPORT_CHUNK = 500
 # Record ids are INTEGER columns (32-bit signed on PostgreSQL): a cursor naming a larger one is damaged.
 MAX_RECORD_ID = 2**31 - 1
+MAKERS_LIMIT = 200
 
 # sort key -> (column attribute name, descending?, words)
 SORTS = {
@@ -48,6 +50,7 @@ class Filters:
     origin: str | None = None
     submitted_by: str | None = None
     identifier_values: tuple[str, ...] = ()  # the search term and its normalised forms
+    identifier_parts: tuple[str, ...] = ()  # lower-cased parts the identifier contains (3+ characters)
     date_from: date | None = None
     date_to: date | None = None
     sort: str = "newest"
@@ -108,8 +111,8 @@ def filtered(filters: Filters, viewer: User | None) -> Select:
         # Who submitted: the app's user, or Capillary's maker for requests made elsewhere.
         conditions.append(or_(model.submitted_by == filters.submitted_by,
                               model.maker_user_name == filters.submitted_by))
-    if filters.identifier_values:
-        conditions.append(model.identifier_value.in_(filters.identifier_values))
+    if filters.identifier_values or filters.identifier_parts:
+        conditions.append(_identifier_matches(filters.identifier_values, filters.identifier_parts))
     # Dates are days in the person's time zone; stored times are UTC.
     if filters.date_from:
         conditions.append(model.created_at >= local_day_start(filters.date_from))
@@ -118,6 +121,45 @@ def filtered(filters: Filters, viewer: User | None) -> Select:
     stmt = select(model).where(*conditions)
     # Store scope: a maker sees only their own stores' requests (page, count and CSV alike).
     return permissions.visible(stmt, viewer) if viewer is not None else stmt
+
+
+def _identifier_matches(values: tuple[str, ...], parts: tuple[str, ...]):
+    """The identifier is one of ``values``, or contains one of ``parts`` in any case.
+
+    ``lower(identifier_value) LIKE '%part%'`` is the expression the trigram index of migration
+    0013 covers on PostgreSQL; SQLite scans the identifier index for it.
+    """
+    options = [TrackedRequest.identifier_value.in_(values)] if values else []
+    lowered = func.lower(TrackedRequest.identifier_value)
+    options += [lowered.like(f"%{_escape_like(part)}%", escape="\\") for part in parts]
+    return or_(*options)
+
+
+def _escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards taken literally (an e-mail's ``_`` is a character)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def submitters(limit: int = MAKERS_LIMIT) -> tuple[list[User], list[str]]:
+    """Who may have submitted requests: this app's people, and the other names the history has.
+
+    The other names are Capillary's makers (of requests made there or imported) and names a
+    person had when submitting, each list read with one index seek per name (a loose index scan
+    over ``ix_tracked_requests_maker_created`` / ``…_submitted_by_created``), so it costs the
+    same at 1M rows.
+    """
+    people = list(db.session.scalars(select(User).order_by(func.lower(User.display_name), User.username)))
+    names = {person.name for person in people}
+    seen = set(_distinct(TrackedRequest.maker_user_name, limit)) | set(_distinct(TrackedRequest.submitted_by, limit))
+    return people, sorted(seen - names, key=str.lower)[:limit]
+
+
+def _distinct(column, limit: int) -> list[str]:
+    """The first ``limit`` distinct values of an indexed column, one index seek each."""
+    walk = select(func.min(column).label("name")).cte(f"distinct_{column.key}", recursive=True)
+    following = select(func.min(column)).where(column > walk.c.name).scalar_subquery()
+    walk = walk.union_all(select(following).where(walk.c.name.is_not(None)))
+    return list(db.session.scalars(select(walk.c.name).where(walk.c.name.is_not(None)).limit(limit)))
 
 
 def _sort_columns(sort: str):

@@ -45,6 +45,13 @@
     var summary = document.querySelector("[data-focus-on-load]");
     if (summary) { summary.focus(); }
 
+    // Filter panels fold on a phone ("Filters (n)"), so results come first; not when a filter has an error.
+    if (window.matchMedia && window.matchMedia("(max-width: 40rem)").matches) {
+      document.querySelectorAll("details[data-fold-narrow]").forEach(function (panel) {
+        if (!panel.querySelector(".field-error")) { panel.open = false; }
+      });
+    }
+
     // A courtesy against double clicks; the server's submission key is the real guard.
     document.querySelectorAll("form[data-once]").forEach(function (form) {
       form.addEventListener("submit", function (event) {

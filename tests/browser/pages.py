@@ -353,3 +353,29 @@ def admin_settings(page: Page, env) -> None:
     """The read-only settings view (secrets masked)."""
     page.goto("/admin/settings")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+# -- search by part, a submitter's own requests (issue 17) ----------------------------------
+
+
+@recipe("history-search-part")
+def history_search_part(page: Page, env) -> None:
+    """History searched by a part of a foreign number typed with a space."""
+    submit_request(page, {"Identifier value": "+86 139 1234 5678"})
+    page.goto("/requests")
+    page.get_by_label("Customer identifier").fill("1234 567")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("cell", name="8613912345678").first).to_be_visible()  # once per run of this recipe
+
+
+@recipe("my-requests", server="real", main=True)
+def my_requests(page: Page, env) -> None:
+    """"My requests" with a decision that arrived since the last visit (the header's badge)."""
+    env.gateway.control("POST", "settings", {"auto_approve": True})
+    submit_request(page)
+    page.goto("/requests")
+    expect(page.locator(".nav-list .count-badge")).to_be_visible()
+    page.get_by_role("link", name=re.compile(r"^My requests")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("My requests")
+    expect(page.get_by_text("New", exact=True).first).to_be_visible()
+    expect(page.locator(".nav-list .count-badge")).to_have_count(0)

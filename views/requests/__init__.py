@@ -2,14 +2,15 @@
 
 The URL map of the area is here, in one table; the views are in :mod:`views.requests.form`
 (form → review → send), :mod:`views.requests.status` (a request's page and its actions) and
-:mod:`views.requests.history` (the list, filters and CSV export). Templates: templates/requests/.
+:mod:`views.requests.history` (the list, filters and CSV export), :mod:`views.requests.mine` (a
+submitter's own requests and the header's badge). Templates: templates/requests/.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from views.requests import form, history, status
+from views.requests import form, history, mine, status
 
 bp = Blueprint("requests", __name__)
 
@@ -19,6 +20,8 @@ bp.post("/requests/new")(form.review)
 bp.post("/requests")(form.create)
 bp.get("/requests")(history.history)
 bp.get("/requests/export.csv")(history.export_csv)
+bp.get("/requests/mine")(mine.mine)
+bp.add_app_template_global(mine.new_decisions_badge, "new_decisions")
 bp.get("/requests/<int:pk>")(status.show)
 bp.get("/requests/<int:pk>/live")(status.live)
 bp.post("/requests/<int:pk>/refresh")(status.refresh_now)
