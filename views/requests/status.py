@@ -21,6 +21,7 @@ from services.lifecycle.submission import resend, resent_as
 from services.lifecycle.wording import describe, failure_text, outcome_of
 from services.people import permissions
 from views.access import acting_person, passive
+from views.requests.timeline import timeline_html
 
 
 def status_context(record: TrackedRequest) -> dict:
@@ -41,6 +42,7 @@ def status_context(record: TrackedRequest) -> dict:
         "resent_as": resent_as(record),
         "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
         "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
+        "timeline": timeline_html(record),
     }
 
 
