@@ -23,6 +23,13 @@ from services.people import permissions
 from views.access import acting_person, passive
 from views.requests.timeline import timeline_html
 
+# What a status page loads with the record, built once (loader options are immutable and reusable).
+# The submitter is shown by name only: their roles and stores are not loaded with them.
+_PAGE_LOADING = (
+    joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores)),
+    selectinload(TrackedRequest.events),
+)
+
 
 def status_context(record: TrackedRequest) -> dict:
     """What the status page and its live fragment show about ``record``."""
@@ -61,9 +68,7 @@ def viewable_record(pk: int) -> TrackedRequest:
 
     Another store's request is "not found" to a maker, not "forbidden": no probing of ids.
     """
-    # The submitter is shown by name only: their roles and stores are not loaded with them.
-    submitter = joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores))
-    record = db.session.get(TrackedRequest, pk, options=[submitter, selectinload(TrackedRequest.events)])
+    record = db.session.get(TrackedRequest, pk, options=_PAGE_LOADING)
     if record is None or not permissions.can_view(current_user, record):
         abort(404)
     return record
