@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from extensions import db
 from gateway.errors import GatewayError
-from models import Decision, TrackedRequest, User
+from models import NOT_CREATED, Decision, TrackedRequest, User
 from models.users import TokenState
 from services.lifecycle import reconcile
 from services.lifecycle.refresh import is_live, refresh
@@ -46,7 +46,9 @@ def status_context(record: TrackedRequest) -> dict:
         "live": is_live(record),
         "candidates": reconcile.candidates_for(record) if record.request_id is None else [],
         "decisions": decisions,
-        "resent_as": resent_as(record),
+        # Only a request found not created can be resent, and that state is final: no other
+        # request can have been resent, so its page does not look.
+        "resent_as": resent_as(record) if record.state == NOT_CREATED else None,
         "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
         "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
         "timeline": timeline_html(record),
