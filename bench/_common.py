@@ -30,7 +30,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
-BIN = ROOT / ".venv" / "bin"
+# The checkout's own virtualenv, else the one running this script (a git worktree has no .venv).
+BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(sys.executable).parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -138,11 +139,12 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 
 
 @contextmanager
-def child(name: str, argv: list[str], env: dict, ready_url: str | None = None) -> Iterator[subprocess.Popen]:
-    """Run ``argv`` as a child in its own process group (log in bench/results/logs/<name>.log)."""
+def child(name: str, argv: list[str], env: dict, ready_url: str | None = None,
+          cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """Run ``argv`` in ``cwd`` as a child in its own process group (log in bench/results/logs/<name>.log)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / f"{name}.log", "w") as log:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
             if ready_url:
@@ -239,16 +241,18 @@ def ensure_users(env: dict) -> bool:
 
 @contextmanager
 def app_server(env: dict, workers: int = 2, app_spec: str = "app:create_app()",
-               extra_args: tuple[str, ...] = (), name: str = "app") -> Iterator[tuple[str, subprocess.Popen]]:
-    """The app under gunicorn; yields ``(base_url, master process)``."""
+               extra_args: tuple[str, ...] = (), name: str = "app",
+               root: Path = ROOT) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The app under gunicorn, from the checkout at ``root`` (another one: a baseline to compare
+    with, e.g. ``git archive <commit>`` unpacked); yields ``(base_url, master process)``."""
     port = free_port()
     # The deployment's own gunicorn.conf.py (gthread workers, timeouts, access log), with the
     # worker count and address set here.
     env = {**env, "WEB_CONCURRENCY": str(workers), "GUNICORN_BIND": f"127.0.0.1:{port}"}
-    config = ["-c", str(ROOT / "gunicorn.conf.py")] if (ROOT / "gunicorn.conf.py").exists() else []
+    config = ["-c", str(root / "gunicorn.conf.py")] if (root / "gunicorn.conf.py").exists() else []
     argv = [str(BIN / "gunicorn"), *config, "-w", str(workers), "-b", f"127.0.0.1:{port}", *extra_args, app_spec]
     url = f"http://127.0.0.1:{port}"
-    with child(name, argv, env, ready_url=url + "/login") as proc:
+    with child(name, argv, env, ready_url=url + "/login", cwd=root) as proc:
         yield url, proc
 
 

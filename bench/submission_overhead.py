@@ -8,9 +8,15 @@ mode pointing at it, then times, interleaved, N of each:
 - direct: ``requests.post`` of the byte-identical JSON body to the sandbox's create endpoint,
   over a kept-alive session, as the app's own client does.
 
+``--baseline DIR`` also serves another checkout of the app (e.g. the commit before a change,
+``git archive <commit> | tar -x -C DIR``, with this bench/ copied in) on a database of its own,
+and times its submissions in the same rounds: before and after are then compared under the
+same load of a shared machine, each as its own ratio to the direct calls of that run.
+
 Target: app ÷ direct ≤ 1.15 at the median. Results: bench/results/submission_overhead[_<db>].json.
 
     .venv/bin/python -m bench.submission_overhead [--db postgres|sqlite] [-n 200] [--latency-ms 50]
+        [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -94,55 +100,81 @@ class DirectFlow:
         return elapsed
 
 
-def measure(db: str, count: int, latency_ms: int, warmup: int = 10) -> dict:
+@contextlib.contextmanager
+def _database(db: str, tmp: str, name: str):
+    if db == "postgres":
+        with c.postgres_database(f"bench_submit_{name}") as url:
+            yield url
+    else:
+        yield f"sqlite:///{Path(tmp) / (name + '.sqlite3')}"
+
+
+@contextlib.contextmanager
+def _served(db: str, tmp: str, sandbox_url: str, name: str, root: Path):
+    """A migrated database with the bench users and the app from ``root`` serving it; yields (url, env)."""
+    with _database(db, tmp, name) as database_url:
+        env = c.app_env(sandbox_url, database_url)
+        c.prepare_database(env)
+        c.ensure_users(env)
+        with c.app_server(env, workers=2, name=f"app_{name}", root=root) as (app_url, _):
+            yield app_url, env
+
+
+def measure(db: str, count: int, latency_ms: int, warmup: int = 10, baseline: Path | None = None) -> dict:
     """Run the comparison on ``db`` ('postgres' or 'sqlite'); return the result document."""
-    with c.sandbox_server(latency_ms=latency_ms) as sandbox_url, tempfile.TemporaryDirectory() as tmp:
-        with (c.postgres_database("bench_submit") if db == "postgres"
-              else contextlib.nullcontext(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")) as database_url:
-            env = c.app_env(sandbox_url, database_url)
-            c.prepare_database(env)
-            signed_in = c.ensure_users(env)
-            with c.app_server(env, workers=2) as (app_url, _):
-                app, direct = AppFlow(app_url), DirectFlow(sandbox_url, _payload(env), env)
-                for _ in range(warmup):
-                    app.submit()
-                    direct.submit()
-                app_runs, direct_runs = [], []
-                for i in range(count):
-                    # Alternate which goes first, so drift on a shared machine hits both alike.
-                    if i % 2:
-                        app_runs.append(app.submit())
-                        direct_runs.append(direct.submit())
-                    else:
-                        direct_runs.append(direct.submit())
-                        app_runs.append(app.submit())
-                created = requests.get(sandbox_url + "/_sandbox/state", timeout=10).json()["created_count"]
-                # Which gateway calls one submission through the app makes (explains the figures).
-                requests.get(sandbox_url + "/_sandbox/calls?clear=1", timeout=10)
-                app.submit()
-                calls = requests.get(sandbox_url + "/_sandbox/calls", timeout=10).json()["calls"]
-                per_submission = {}
-                for call in calls:
-                    per_submission[call["endpoint"]] = per_submission.get(call["endpoint"], 0) + 1
-    app_stats = c.summary([r["total"] for r in app_runs])
-    direct_stats = c.summary(direct_runs)
-    ratio = app_stats["median_ms"] / direct_stats["median_ms"]
-    return {
+    apps: dict[str, AppFlow] = {}
+    with c.sandbox_server(latency_ms=latency_ms) as sandbox_url, tempfile.TemporaryDirectory() as tmp, \
+            contextlib.ExitStack() as servers:
+        app_url, env = servers.enter_context(_served(db, tmp, sandbox_url, "app", c.ROOT))
+        apps["app"] = AppFlow(app_url)
+        if baseline is not None:
+            apps["baseline"] = AppFlow(servers.enter_context(_served(db, tmp, sandbox_url, "baseline", baseline))[0])
+        direct = DirectFlow(sandbox_url, _payload(env), env)
+        for _ in range(warmup):
+            for flow in apps.values():
+                flow.submit()
+            direct.submit()
+        runs: dict[str, list] = {name: [] for name in (*apps, "direct")}
+        for i in range(count):
+            # Rotate which goes first, so drift on a shared machine hits each alike.
+            order = [*apps, "direct"]
+            order = order[i % len(order):] + order[:i % len(order)]
+            for name in order:
+                runs[name].append(direct.submit() if name == "direct" else apps[name].submit())
+        created = requests.get(sandbox_url + "/_sandbox/state", timeout=10).json()["created_count"]
+        # Which gateway calls one submission through the app makes (explains the figures).
+        requests.get(sandbox_url + "/_sandbox/calls?clear=1", timeout=10)
+        apps["app"].submit()
+        calls = requests.get(sandbox_url + "/_sandbox/calls", timeout=10).json()["calls"]
+        per_submission: dict[str, int] = {}
+        for call in calls:
+            per_submission[call["endpoint"]] = per_submission.get(call["endpoint"], 0) + 1
+    direct_stats = c.summary(runs["direct"])
+    result: dict = {
         "database": db,
-        "signed_in": signed_in,
         "sandbox_latency_ms": latency_ms,
         "runs_each": count,
         "sandbox_created_count": created,
         "gateway_calls_per_app_submission": per_submission,
-        "app": app_stats,
-        "app_steps": {step: c.summary([r[step] for r in app_runs]) for step in ("review", "submit", "status_page")},
         "direct": direct_stats,
-        "ratio_median": round(ratio, 3),
-        "ratio_p95": round(app_stats["p95_ms"] / direct_stats["p95_ms"], 3),
-        "overhead_median_ms": round(app_stats["median_ms"] - direct_stats["median_ms"], 2),
         "target_ratio_median": TARGET_RATIO,
-        "target_met": ratio <= TARGET_RATIO,
     }
+    for name in apps:
+        stats = c.summary([r["total"] for r in runs[name]])
+        ratio = stats["median_ms"] / direct_stats["median_ms"]
+        prefix = "" if name == "app" else "baseline_"
+        result.update({
+            f"{prefix}app": stats,
+            f"{prefix}app_steps": {step: c.summary([r[step] for r in runs[name]])
+                                   for step in ("review", "submit", "status_page")},
+            f"{prefix}ratio_median": round(ratio, 3),
+            f"{prefix}ratio_p95": round(stats["p95_ms"] / direct_stats["p95_ms"], 3),
+            f"{prefix}overhead_median_ms": round(stats["median_ms"] - direct_stats["median_ms"], 2),
+        })
+    if baseline is not None:
+        result["baseline_root"] = str(baseline)
+    result["target_met"] = result["ratio_median"] <= TARGET_RATIO
+    return result
 
 
 def main() -> int:
@@ -150,14 +182,21 @@ def main() -> int:
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("-n", type=int, default=200, help="submissions of each kind (default 200)")
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--baseline", type=Path, help="another checkout to time in the same rounds")
     args = parser.parse_args()
-    result = measure(args.db, args.n, args.latency_ms)
+    result = measure(args.db, args.n, args.latency_ms, baseline=args.baseline)
     path = c.write_result(f"submission_overhead_{args.db}", result)
-    rows = [[name, result[name]["median_ms"], result[name]["p95_ms"]] for name in ("app", "direct")]
-    rows += [[f"app: {step}", s["median_ms"], s["p95_ms"]] for step, s in result["app_steps"].items()]
+    names = ("app", "baseline_app", "direct") if args.baseline else ("app", "direct")
+    rows = [[name, result[name]["median_ms"], result[name]["p95_ms"]] for name in names]
+    for prefix in ("", "baseline_") if args.baseline else ("",):
+        rows += [[f"{prefix}app: {step}", s["median_ms"], s["p95_ms"]]
+                 for step, s in result[f"{prefix}app_steps"].items()]
     c.print_table(["submission", "median ms", "p95 ms"], rows)
     print(f"\napp / direct: {result['ratio_median']} at the median, {result['ratio_p95']} at p95 "
           f"(target <= {TARGET_RATIO} at the median: {'met' if result['target_met'] else 'MISSED'})")
+    if args.baseline:
+        print(f"baseline / direct: {result['baseline_ratio_median']} at the median, "
+              f"{result['baseline_ratio_p95']} at p95 (same rounds)")
     print(f"gateway calls per submission through the app: {result['gateway_calls_per_app_submission']}")
     print(f"sandbox created {result['sandbox_created_count']} requests; results in {path.relative_to(c.ROOT)}")
     return 0 if result["target_met"] else 1

@@ -61,6 +61,28 @@ def test_no_match_waits_for_the_grace_period_then_offers_a_resend(app, client, s
     assert f'href="/requests/{resent.id}"' in client.get(f"/requests/{pk}").get_data(as_text=True)
 
 
+def test_a_status_page_looks_for_a_resend_only_when_one_is_possible(app, client, valid_form):
+    """Only a request found not created can be resent: another request's page skips the look-up."""
+    from sqlalchemy import event
+
+    pk = submit(client, valid_form)
+    looked: list[str] = []
+
+    def remember(conn, cursor, statement, *args):
+        if "resent_from_id =" in statement:
+            looked.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        assert client.get(f"/requests/{pk}").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert record(app, pk).state == "AdminTask"
+    assert looked == []
+
+
 def test_grace_period_is_configurable(tmp_path, valid_form):
     app = make_app(tmp_path, {"CAP_RECONCILE_GRACE_SECONDS": "0"})
     client = app.test_client()

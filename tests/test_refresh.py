@@ -105,6 +105,35 @@ def test_the_gateway_is_asked_at_most_once_per_interval(app, client, sandbox, va
     assert len(calls(sandbox, "get")) == 2
 
 
+def test_a_page_within_the_poll_interval_writes_nothing(app, client, sandbox, valid_form):
+    """Right after submitting, the status page and its fragment read the record and write nothing:
+    the poll clock the create answer started settles it without the claim's UPDATE and commit."""
+    from sqlalchemy import event
+
+    pk = submit(client, valid_form)
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, *args):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        page = client.get(f"/requests/{pk}")
+        fragment = client.get(f"/requests/{pk}/live")
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert page.status_code == fragment.status_code == 200
+    assert "Waiting for approval" in page.get_data(as_text=True)
+    assert statements and set(statements) == {"SELECT"}, statements
+    assert len(calls(sandbox, "get")) == 0
+    # Once due, the claim still writes the poll clock and the gateway is asked once.
+    allow_next_poll(app, pk)
+    client.get(f"/requests/{pk}/live")
+    assert len(calls(sandbox, "get")) == 1
+
+
 def test_poll_limit_holds_across_app_processes_sharing_the_database(tmp_path):
     """Two app instances (as two processes would) and eight threads: one GET to the gateway."""
     from sandbox import create_app as create_sandbox

@@ -67,6 +67,14 @@ def claim_poll(record_id: int, now: datetime | None = None, *, force: bool = Fal
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def polled_recently(record: TrackedRequest, now: datetime | None = None) -> bool:
+    """Whether ``record`` (as loaded) was polled within the interval, so a claim would fail."""
+    if record.last_polled_at is None:
+        return False
+    interval = timedelta(seconds=current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"])
+    return record.last_polled_at > (now or utcnow()) - interval
+
+
 def _wait_as_told(record: TrackedRequest, exc: GatewayError) -> None:
     """After a 429 with Retry-After, move the poll clock so nobody asks again before then."""
     retry_after = getattr(exc, "retry_after", None)
@@ -88,7 +96,10 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
         return RefreshResult(False, message=_("This request is settled; there is nothing more to check."))
     if record.request_id is None and not reconcile.is_due(record):
         return RefreshResult(False, message=_("The request is still being sent to Capillary."))
-    if not claim_poll(record.id, force=force):
+    # The poll clock only moves forward, so a poll this request already sees as recent settles
+    # it without the claim's UPDATE and commit (which would also make the page reload the
+    # record, its timeline and the signed-in person). When it looks due, the claim decides.
+    if (not force and polled_recently(record)) or not claim_poll(record.id, force=force):
         seconds = current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"]
         return RefreshResult(False, message=ngettext(
             "Capillary was checked less than %(num)d second ago; this is the latest state.",

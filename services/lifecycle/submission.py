@@ -91,7 +91,7 @@ def submit(change: StatusChange, submission_key: str, *, actor: User | None,
         db.session.flush()  # gives the id the audit event names
         audit.record("request.submitted", actor=actor, target=f"request {record.id}",
                      detail=f"store {record.store_id}: {record.identifier_name} → {record.label}")
-        db.session.commit()
+        _commit_keeping_loaded()
     except IntegrityError:
         # Another request with this key won the race: it owns the one gateway call.
         db.session.rollback()
@@ -101,6 +101,23 @@ def submit(change: StatusChange, submission_key: str, *, actor: User | None,
         return earlier, False
     send(record, payload)
     return record, True
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds.
+
+    The record, its first timeline event and the submitter were written or read by this very
+    transaction, and nothing else changes a record while it is ``sending``: re-reading them
+    before the call (as a commit's expiry would) only delays it. The answer is still applied to
+    a freshly read, locked row (``updates.apply_update``).
+    """
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 class OutcomeNotRecorded(Exception):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from extensions import db
 from gateway.errors import GatewayError
-from models import Decision, TrackedRequest, User
+from models import NOT_CREATED, Decision, TrackedRequest, User
 from models.users import TokenState
 from services.lifecycle import reconcile
 from services.lifecycle.refresh import is_live, refresh
@@ -21,6 +21,14 @@ from services.lifecycle.submission import resend, resent_as
 from services.lifecycle.wording import describe, failure_text, outcome_of
 from services.people import permissions
 from views.access import acting_person, passive
+from views.requests.timeline import timeline_html
+
+# What a status page loads with the record, built once (loader options are immutable and reusable).
+# The submitter is shown by name only: their roles and stores are not loaded with them.
+_PAGE_LOADING = (
+    joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores)),
+    selectinload(TrackedRequest.events),
+)
 
 
 def status_context(record: TrackedRequest) -> dict:
@@ -38,9 +46,12 @@ def status_context(record: TrackedRequest) -> dict:
         "live": is_live(record),
         "candidates": reconcile.candidates_for(record) if record.request_id is None else [],
         "decisions": decisions,
-        "resent_as": resent_as(record),
+        # Only a request found not created can be resent, and that state is final: no other
+        # request can have been resent, so its page does not look.
+        "resent_as": resent_as(record) if record.state == NOT_CREATED else None,
         "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
         "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
+        "timeline": timeline_html(record),
     }
 
 
@@ -59,9 +70,7 @@ def viewable_record(pk: int) -> TrackedRequest:
 
     Another store's request is "not found" to a maker, not "forbidden": no probing of ids.
     """
-    # The submitter is shown by name only: their roles and stores are not loaded with them.
-    submitter = joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores))
-    record = db.session.get(TrackedRequest, pk, options=[submitter, selectinload(TrackedRequest.events)])
+    record = db.session.get(TrackedRequest, pk, options=_PAGE_LOADING)
     if record is None or not permissions.can_view(current_user, record):
         abort(404)
     return record
