@@ -25,7 +25,7 @@ def _decide(checker_client, pk, decision="approved", message=MESSAGE, step="conf
     return checker_client.post(f"/approvals/{pk}", data={"decision": decision, "message": message, "step": step})
 
 
-def test_console_lists_waiting_requests_from_the_gateway_newest_first(app, client, checker_client, sandbox,
+def test_console_lists_waiting_requests_from_the_gateway_oldest_first(app, client, checker_client, sandbox,
                                                                      valid_form):
     older = submit(client, valid_form, key="a" * 32)
     decided = submit(client, {**valid_form, "reason": "Decided already"}, key="b" * 32)
@@ -38,11 +38,12 @@ def test_console_lists_waiting_requests_from_the_gateway_newest_first(app, clien
 
     assert response.status_code == 200
     listed = calls(sandbox, "list")[-1]
-    assert listed["query"]["states"] == "AdminTask" and listed["query"]["sortOrder"] == "desc"
+    assert listed["query"]["states"] == "AdminTask" and listed["query"]["sortOrder"] == "asc"
     assert listed["headers"]["x-cap-ui-auth-token"] == app.config["CAP_CHECKER_UI_AUTH_TOKEN"]
     imported = next(r for r in records(app) if r.request_id == foreign)
     assert imported.origin == "imported"
-    assert html.index(f'href="/requests/{imported.id}"') < html.index(f'href="/requests/{older}"')
+    # The longest wait on top: the app's own request was made before the one seeded in Capillary.
+    assert html.index(f'href="/requests/{older}"') < html.index(f'href="/requests/{imported.id}"')
     assert f'href="/requests/{decided}"' not in html
     for words in ("919812345671", "Fraud confirmed", "Raised at head office", "ui.maker@example.com",
                   "Suspected fraud at till 3", "50682289 / 50682288", "Not reported (made in Capillary)",

@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from extensions import db
 from forms.decision_form import DecisionForm
 from models import TrackedRequest, utcnow
-from services.lifecycle import decisions
+from services.lifecycle import decisions, queue
 from services.lifecycle.refresh import refresh
 from services.lifecycle.wording import outcome_of
 from views import form_pages
@@ -22,11 +22,13 @@ bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 
 @bp.get("")
 def index():
-    """List requests waiting in AdminTask, newest first, read from the gateway."""
-    page = decisions.pending_page(request.args.get("page", 1, type=int), actor=acting_person())
+    """The queue: requests waiting in AdminTask, oldest first by default, filtered and sorted."""
+    filters = queue.QueueFilters.from_args(request.args)
+    page = queue.queue_page(filters, actor=acting_person())
     now = utcnow()
     ages = {r.id: age_text(now - (r.start_time or r.created_at)) for r in page.records}
-    return render_template("approvals/index.html", page=page, ages=ages)
+    return render_template("approvals/index.html", page=page, ages=ages, filters=page.filters,
+                           sorts=queue.SORTS, page_sizes=queue.PAGE_SIZES)
 
 
 def age_text(delta: timedelta) -> str:
