@@ -317,7 +317,9 @@ def test_every_lifecycle_form_works_with_csrf_protection_on(tmp_path, valid_form
                                                   "csrf_token": token(confirm)})
     assert done.status_code == 303 and len(_puts(sandbox)) == 1
 
-    trainer = agent.get("/sandbox").get_data(as_text=True)
-    saved = agent.post("/sandbox/settings", data={"auto_approve": "y", "latency_ms": "0",
-                                                  "csrf_token": token(trainer)})
+    trainer = app.test_client()
+    sign_in(trainer, "trainer")
+    page = trainer.get("/sandbox").get_data(as_text=True)
+    saved = trainer.post("/sandbox/settings", data={"auto_approve": "y", "latency_ms": "0",
+                                                    "csrf_token": token(page)})
     assert saved.status_code == 303 and sandbox.settings()["auto_approve"] is True
