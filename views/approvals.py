@@ -50,6 +50,7 @@ def _record(pk: int) -> TrackedRequest:
 def _decision_page(record: TrackedRequest, form: DecisionForm, status: int = 200, problem: str | None = None):
     return render_template(
         "approvals/decide.html", record=record, form=form, problem=problem,
+        following=queue.next_waiting(record, viewer=acting_person()),
         # When it cannot be decided at all (its state, an earlier claim) no form is shown.
         blocked=decisions.why_not_decidable(record, actor=acting_person()),
         outcome=outcome_of(record.state, record.details),
@@ -97,5 +98,13 @@ def decide(pk: int):
             getattr(form, name).errors = [message]
         return _decision_page(record, form, 422 if result.errors else 409,
                               problem=None if result.errors else result.message)
-    flash(result.message, "good" if result.status == "ok" else "warn")
-    return redirect(url_for("requests.show", pk=record.id), 303)
+    if result.status != "ok":  # no clear answer: the request's page shows how it settles
+        flash(result.message, "warn")
+        return redirect(url_for("requests.show", pk=record.id), 303)
+    # Approve-and-next: straight on to the next request waiting for this checker, or the queue.
+    flash(_("Request %(id)s: %(result)s", id=record.id, result=result.message), "good")
+    following = queue.next_waiting(record, viewer=acting_person())
+    if following is None:
+        flash(_("Nothing else is waiting for your decision."), "good")
+        return redirect(url_for("approvals.index"), 303)
+    return redirect(url_for("approvals.review", pk=following.id), 303)

@@ -242,6 +242,29 @@ def approvals_list(page: Page, env) -> None:
     expect(page.get_by_role("link", name=str(number), exact=True)).to_be_visible()
 
 
+@recipe("approvals-filtered-with-shortcuts", user="checker")
+def approvals_filtered_with_shortcuts(page: Page, env) -> None:
+    """The queue filtered and sorted, its keyboard shortcuts shown and a row highlighted with j."""
+    number = _waiting_request(page, env)
+    page.goto("/approvals?store=50682288&sort=newest&size=50")
+    page.get_by_text("Keyboard shortcuts", exact=True).click()
+    page.locator("body").press("j")
+    expect(page.locator("tr.is-current")).to_contain_text(str(number))
+
+
+@recipe("approvals-decide-after-a-decision", user="checker")
+def approvals_decide_after_a_decision(page: Page, env) -> None:
+    """Approve-and-next: the next request's decision form, what was decided in a flash, shortcuts open."""
+    first = _waiting_request(page, env)
+    _waiting_request(page, env)
+    page.goto(f"/approvals/{first}?decision=approved")
+    page.get_by_label("Message").fill("Checked the till receipts: approved.")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Yes, approve it").click()
+    expect(page.locator(".flashes")).to_contain_text(f"Request {first}: Approved.")
+    page.get_by_text("Keyboard shortcuts", exact=True).click()
+
+
 @recipe("approvals-decide", user="checker")
 def approvals_decide(page: Page, env) -> None:
     """The decision form for one waiting request."""
