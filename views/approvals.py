@@ -1,23 +1,26 @@
-"""The checker console: what waits for a decision, and approve/reject with a confirmation step."""
+"""The checker console: the queue, approve/reject with a confirmation step, and one decision for many."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
+import jobs
 from extensions import db
 from forms.decision_form import DecisionForm
-from models import TrackedRequest, utcnow
-from services.lifecycle import decisions, queue
+from models import DecisionRun, TrackedRequest, utcnow
+from services.lifecycle import decision_runs, decisions, queue
 from services.lifecycle.refresh import refresh
 from services.lifecycle.wording import outcome_of
 from views import form_pages
 from views.access import acting_person
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
+MANY_LISTED = 500  # a confirmation page lists this many of the chosen requests, then counts the rest
 
 
 @bp.get("")
@@ -28,7 +31,7 @@ def index():
     now = utcnow()
     ages = {r.id: age_text(now - (r.start_time or r.created_at)) for r in page.records}
     return render_template("approvals/index.html", page=page, ages=ages, filters=page.filters,
-                           sorts=queue.SORTS, page_sizes=queue.PAGE_SIZES)
+                           sorts=queue.SORTS, page_sizes=queue.PAGE_SIZES, many_form=DecisionForm(formdata=None))
 
 
 def age_text(delta: timedelta) -> str:
@@ -108,3 +111,57 @@ def decide(pk: int):
         flash(_("Nothing else is waiting for your decision."), "good")
         return redirect(url_for("approvals.index"), 303)
     return redirect(url_for("approvals.review", pk=following.id), 303)
+
+
+# -- one decision for many requests -----------------------------------------------------------------
+
+
+def _chosen(filters: queue.QueueFilters) -> list[TrackedRequest]:
+    """The requests the queue's form chose: the ticked ones, or all matching its filters (in their order)."""
+    if request.form.get("scope") == "matching":
+        return queue.matching_records(filters)
+    picked = {int(pk) for pk in request.form.getlist("pk") if pk.isdigit() and len(pk) < 10}
+    return queue.waiting_records(picked, filters.sort) if picked else []
+
+
+@bp.post("/many")
+def decide_many():
+    """Step 1 (``step=review``): check and confirm, listing them. Step 2 (``step=confirm``): start the job."""
+    filters = queue.QueueFilters.from_args(request.form)
+    form = DecisionForm()
+    records = _chosen(filters)
+    actor = acting_person()
+    step = form.step.data
+    if step == "confirm" and form.validate() and records:
+        try:
+            run, made = decision_runs.create_run(records, form.decision.data, form.message.data,
+                                                 (request.form.get("run_key") or "")[:64] or uuid.uuid4().hex,
+                                                 actor=actor, locale=str(get_locale() or "en"))
+        except decision_runs.RunRefused as refused:
+            return _many_page(records, form, filters, 422, problem=str(refused))
+        if made:
+            try:
+                jobs.enqueue(jobs.tasks.DECISIONS_RUN, run_id=run.id)
+            except Exception:  # the run is stored; the page says it waits for a worker
+                current_app.logger.exception("could not queue decision run %s", run.id)
+        return redirect(url_for("approvals.run", run_id=run.id), 303)
+    if step == "edit" or not records or not form.validate():
+        return _many_page(records, form, filters, 200 if step == "edit" else 422,
+                          problem=None if records else _("Tick at least one request, or choose all that match."))
+    return _many_page(records, form, filters, confirming=True)
+
+
+def _many_page(records, form, filters, status: int = 200, *, confirming: bool = False, problem: str | None = None):
+    own = decision_runs.own_requests(records, acting_person())
+    return render_template("approvals/many.html", records=records[:MANY_LISTED], count=len(records), own=own,
+                           form=form, filters=filters, confirming=confirming, problem=problem,
+                           scope=request.form.get("scope") or "ticked", run_key=uuid.uuid4().hex,
+                           picked=[r.id for r in records]), status
+
+
+@bp.get("/runs/<int:run_id>")
+def run(run_id: int):
+    """A multi-decision's progress and results (static/js/run.js redraws it while it runs)."""
+    found = db.session.get(DecisionRun, run_id) or abort(404)
+    return render_template("approvals/run.html", run=found, progress=decision_runs.progress(found),
+                           results=decision_runs.results(found))

@@ -52,6 +52,15 @@ def pending_page(page: int = 1, *, actor: User | None) -> QueuePage:
 def check_decision(record: TrackedRequest, decision: str, message: str, *,
                    actor: User | None) -> DecisionResult | None:
     """Return why ``decision`` cannot be made now (nothing is sent), or None when it can."""
+    errors = check_message(decision, message)
+    if errors:
+        return DecisionResult("refused", _("Check the decision and the message."), errors)
+    blocked = why_not_decidable(record, actor=actor)
+    return DecisionResult("refused", blocked) if blocked else None
+
+
+def check_message(decision: str, message: str) -> dict[str, str]:
+    """Return what is wrong with a decision and its message (form field -> words); empty when fine."""
     errors = {}
     if decision not in DECISIONS:
         errors["decision"] = _("Choose approve or reject.")
@@ -63,10 +72,7 @@ def check_decision(record: TrackedRequest, decision: str, message: str, *,
                               max=MESSAGE_MAX, count=len(text))
     elif any(not ch.isprintable() and ch not in "\n\r\t" for ch in text):
         errors["message"] = _("The message contains characters that cannot be sent (e.g. control characters).")
-    if errors:
-        return DecisionResult("refused", _("Check the decision and the message."), errors)
-    blocked = why_not_decidable(record, actor=actor)
-    return DecisionResult("refused", blocked) if blocked else None
+    return errors
 
 
 def why_not_decidable(record: TrackedRequest, *, actor: User | None) -> str | None:

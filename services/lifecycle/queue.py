@@ -262,6 +262,12 @@ def matching_records(filters: QueueFilters, listed: set[str] | None = None) -> l
     return list(db.session.scalars(query.order_by(*sort_columns(filters.sort))))
 
 
+def waiting_records(ids: set[int], sort: str = "oldest") -> list[TrackedRequest]:
+    """Those of ``ids`` still waiting, in the order of ``sort``."""
+    query = waiting_query().where(TrackedRequest.id.in_(sorted(ids)))
+    return list(db.session.scalars(query.order_by(*sort_columns(sort))))
+
+
 def next_waiting(after: TrackedRequest | None, *, viewer: User | None) -> TrackedRequest | None:
     """The oldest waiting request ``viewer`` may decide, other than ``after`` (approve-and-next)."""
     query = waiting_query()
