@@ -145,7 +145,8 @@ def decide_many():
             except Exception:  # the run is stored; the page says it waits for a worker
                 current_app.logger.exception("could not queue decision run %s", run.id)
         return redirect(url_for("approvals.run", run_id=run.id), 303)
-    if step == "edit" or not records or not form.validate():
+    valid = form.validate()  # always, so every problem shows at once
+    if step == "edit" or not records or not valid:
         return _many_page(records, form, filters, 200 if step == "edit" else 422,
                           problem=None if records else _("Tick at least one request, or choose all that match."))
     return _many_page(records, form, filters, confirming=True)

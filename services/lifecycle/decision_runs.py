@@ -139,7 +139,9 @@ def results(run: DecisionRun) -> list[tuple[DecisionRunItem, TrackedRequest]]:
 def run_decisions(run_id: int, *, should_stop: Callable[[], bool] = lambda: False) -> int:
     """Send the run's pending decisions; return how many this call finished.
 
-    Safe to run twice at once (or after a crash): items are claimed one by one in the database.
+    Safe to run twice at once: items are claimed one by one in the database. (An item a crashed
+    worker left in ``sending`` stays so; its request's decision claim is settled by the status
+    refresh and the sync, as a single decision's is.)
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     concurrency = app.config["CAP_BULK_CONCURRENCY"]
@@ -162,13 +164,18 @@ def run_decisions(run_id: int, *, should_stop: Callable[[], bool] = lambda: Fals
 
 
 def _one(app: Flask, run_id: int, should_stop: Callable[[], bool]) -> bool:
-    """Take a permit, claim the next pending item and decide it; False when none is left."""
-    if not _has_pending(run_id):
-        return False
-    if not app_throttle(app).acquire(should_stop):
-        return False
+    """Claim the next pending item, take a permit and decide it; False when none is left.
+
+    The permit comes after the claim (an item a stop leaves claimed goes back to pending), so a
+    run that has nothing left takes no permit from bulk sending.
+    """
     item = _claim_next(run_id)
     if item is None:
+        return False
+    if not app_throttle(app).acquire(should_stop):
+        db.session.execute(update(DecisionRunItem).where(DecisionRunItem.id == item.id)
+                           .values(status=ITEM_PENDING))
+        db.session.commit()
         return False
     run = db.session.get(DecisionRun, run_id)
     record = db.session.get(TrackedRequest, item.tracked_pk)
@@ -186,11 +193,6 @@ def _one(app: Flask, run_id: int, should_stop: Callable[[], bool]) -> bool:
                        .values(status=status, result=words, finished_at=utcnow()))
     db.session.commit()
     return True
-
-
-def _has_pending(run_id: int) -> bool:
-    return db.session.scalar(select(DecisionRunItem.id).where(
-        DecisionRunItem.run_id == run_id, DecisionRunItem.status == ITEM_PENDING).limit(1)) is not None
 
 
 def _claim_next(run_id: int) -> DecisionRunItem | None:
