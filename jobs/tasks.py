@@ -18,6 +18,7 @@ BULK_RUN = "bulk.run"
 BULK_RESUME = "bulk.resume"
 REQUESTS_SYNC = "requests.sync"
 REQUESTS_RECONCILE = "requests.reconcile"
+DECISIONS_RUN = "decisions.run"
 
 
 def bulk_run(batch_id: int) -> str:
@@ -36,6 +37,17 @@ def bulk_run(batch_id: int) -> str:
     if lost:
         jobs.enqueue(REQUESTS_RECONCILE, record_ids=lost)
     return outcome
+
+
+def decisions_run(run_id: int) -> int:
+    """Send a multi-decision's pending decisions (services/lifecycle/decision_runs.py); queue it again if stopped."""
+    import jobs
+    from services.lifecycle import decision_runs
+
+    finished = decision_runs.run_decisions(run_id, should_stop=jobs.stop_requested)
+    if jobs.stop_requested():
+        jobs.enqueue(DECISIONS_RUN, run_id=run_id)
+    return finished
 
 
 def requests_reconcile(record_ids: list[int]) -> dict[str, int]:
@@ -82,6 +94,7 @@ def sync_failure(summary) -> str | None:
 
 TASKS: dict[str, Callable[..., object]] = {
     BULK_RUN: bulk_run, BULK_RESUME: bulk_resume, REQUESTS_SYNC: requests_sync, REQUESTS_RECONCILE: requests_reconcile,
+    DECISIONS_RUN: decisions_run,
 }
 
 

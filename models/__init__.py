@@ -4,6 +4,7 @@ from models.approvals import Decision
 from models.audit import AuditEvent
 from models.base import utcnow
 from models.batches import Batch, BatchRow
+from models.decision_runs import DecisionRun, DecisionRunItem
 from models.job_runs import JobRun
 from models.reconcile import ReconcileCandidate
 from models.requests import (
@@ -26,6 +27,8 @@ __all__ = [
     "BatchRow",
     "JobRun",
     "Decision",
+    "DecisionRun",
+    "DecisionRunItem",
     "ReconcileCandidate",
     "FAILED_TO_SUBMIT",
     "NOT_CREATED",

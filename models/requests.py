@@ -23,6 +23,8 @@ SENDING = "sending"
 FAILED_TO_SUBMIT = "failed_to_submit"
 UNKNOWN = "unknown"
 NOT_CREATED = "not_created"
+# Training sandbox only: the sandbox no longer knows the request (it was reset or restarted).
+SANDBOX_GONE = "sandbox_gone"
 
 
 class TrackedRequest(Model):

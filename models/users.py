@@ -23,13 +23,15 @@ MAKER = "maker"
 AGENT = "agent"
 CHECKER = "checker"
 ADMIN = "admin"
-ROLES = (MAKER, AGENT, CHECKER, ADMIN)
+TRAINER = "trainer"  # the training sandbox's switches that change it for everybody
+ROLES = (MAKER, AGENT, CHECKER, ADMIN, TRAINER)
 # How each role is offered on the admin form (translated when shown).
 ROLE_TEXT = {
     MAKER: _l("Maker: submits requests for their own stores"),
     AGENT: _l("Support agent: submits requests for any store"),
     CHECKER: _l("Checker: approves or rejects other people's requests"),
     ADMIN: _l("Administrator: people, audit trail, settings"),
+    TRAINER: _l("Trainer: the training sandbox's switches, faults and reset"),
 }
 
 
@@ -175,7 +177,7 @@ class UserRole(Model):
 
     user: Mapped[User] = relationship(back_populates="role_rows")
 
-    __table_args__ = (CheckConstraint("role IN ('maker', 'agent', 'checker', 'admin')", name="known_role"),)
+    __table_args__ = (CheckConstraint("role IN ('maker', 'agent', 'checker', 'admin', 'trainer')", name="known_role"),)
 
 
 class StoreAssignment(Model):

@@ -25,7 +25,7 @@ def _decide(checker_client, pk, decision="approved", message=MESSAGE, step="conf
     return checker_client.post(f"/approvals/{pk}", data={"decision": decision, "message": message, "step": step})
 
 
-def test_console_lists_waiting_requests_from_the_gateway_newest_first(app, client, checker_client, sandbox,
+def test_console_lists_waiting_requests_from_the_gateway_oldest_first(app, client, checker_client, sandbox,
                                                                      valid_form):
     older = submit(client, valid_form, key="a" * 32)
     decided = submit(client, {**valid_form, "reason": "Decided already"}, key="b" * 32)
@@ -38,11 +38,12 @@ def test_console_lists_waiting_requests_from_the_gateway_newest_first(app, clien
 
     assert response.status_code == 200
     listed = calls(sandbox, "list")[-1]
-    assert listed["query"]["states"] == "AdminTask" and listed["query"]["sortOrder"] == "desc"
+    assert listed["query"]["states"] == "AdminTask" and listed["query"]["sortOrder"] == "asc"
     assert listed["headers"]["x-cap-ui-auth-token"] == app.config["CAP_CHECKER_UI_AUTH_TOKEN"]
     imported = next(r for r in records(app) if r.request_id == foreign)
     assert imported.origin == "imported"
-    assert html.index(f'href="/requests/{imported.id}"') < html.index(f'href="/requests/{older}"')
+    # The longest wait on top: the app's own request was made before the one seeded in Capillary.
+    assert html.index(f'href="/requests/{older}"') < html.index(f'href="/requests/{imported.id}"')
     assert f'href="/requests/{decided}"' not in html
     for words in ("919812345671", "Fraud confirmed", "Raised at head office", "ui.maker@example.com",
                   "Suspected fraud at till 3", "50682289 / 50682288", "Not reported (made in Capillary)",
@@ -66,7 +67,7 @@ def test_approve_goes_through_a_confirmation_and_sends_the_exact_body(app, clien
     assert _puts(sandbox) == []  # nothing sent before the confirmation
 
     done = _decide(checker_client, pk)
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/requests/{pk}")
+    assert done.status_code == 303 and done.headers["Location"] == "/approvals"  # nothing else waits
     (put,) = _puts(sandbox)
     assert put["path"] == "/api_gateway/v2/request-workflow/CUSTOMER-STATUS-CHANGE"
     assert put["body"] == {
@@ -80,9 +81,10 @@ def test_approve_goes_through_a_confirmation_and_sends_the_exact_body(app, clien
     found = record(app, pk)
     assert found.state == "approved"
     assert f"Approved in this app by Demo checker: “{MESSAGE}”" in found.events[-1].note
-    status = checker_client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "Approved. Capillary now shows the request as approved." in status
-    assert "taken by Capillary" in status
+    queue = checker_client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"Request {pk}: Approved. Capillary now shows the request as approved." in queue
+    assert "Nothing else is waiting for your decision." in queue
+    assert "taken by Capillary" in checker_client.get(f"/requests/{pk}").get_data(as_text=True)
     asha = next(c for c in sandbox.customers() if c["name"] == "Asha Rao")
     assert asha["label"] == "Suspended"
 
@@ -316,7 +318,51 @@ def test_every_lifecycle_form_works_with_csrf_protection_on(tmp_path, valid_form
                                                   "csrf_token": token(confirm)})
     assert done.status_code == 303 and len(_puts(sandbox)) == 1
 
-    trainer = agent.get("/sandbox").get_data(as_text=True)
-    saved = agent.post("/sandbox/settings", data={"auto_approve": "y", "latency_ms": "0",
-                                                  "csrf_token": token(trainer)})
+    trainer = app.test_client()
+    sign_in(trainer, "trainer")
+    page = trainer.get("/sandbox").get_data(as_text=True)
+    saved = trainer.post("/sandbox/settings", data={"auto_approve": "y", "latency_ms": "0",
+                                                    "csrf_token": token(page)})
     assert saved.status_code == 303 and sandbox.settings()["auto_approve"] is True
+
+
+def test_approve_and_next_lands_on_the_next_waiting_request(app, client, checker_client, sandbox, valid_form):
+    first = submit(client, valid_form, key="a" * 32)
+    second = submit(client, {**valid_form, "reason": "Second"}, key="b" * 32)
+    third = submit(client, {**valid_form, "reason": "Third"}, key="c" * 32)
+    page = checker_client.get(f"/approvals/{first}").get_data(as_text=True)
+    assert f'href="/approvals/{second}" data-key-next>Skip to the next waiting request ({second})' in page
+
+    done = _decide(checker_client, first)
+    assert done.status_code == 303 and done.headers["Location"] == f"/approvals/{second}"
+    landed = checker_client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"Request {first}: Approved. Capillary now shows the request as approved." in landed
+    assert f"Approve or reject request {second}" in landed
+
+    # One another checker has claimed is skipped: it is not for this checker to decide now.
+    with app.app_context():
+        db.session.add(Decision(request_id=record(app, second).request_id, tracked_pk=second, decision="rejected",
+                                message="mine", decided_by="Someone else", status="sending"))
+        db.session.commit()
+    assert _decide(checker_client, first).status_code == 409  # already decided: no new landing
+    rejected = checker_client.post(f"/approvals/{third}", data={"decision": "rejected", "message": MESSAGE,
+                                                               "step": "confirm"})
+    assert rejected.headers["Location"] == "/approvals"
+    assert len(_puts(sandbox)) == 2
+
+
+def test_a_decision_without_a_clear_answer_stays_on_the_request(app, client, checker_client, sandbox, valid_form):
+    pk = submit(client, valid_form, key="a" * 32)
+    submit(client, {**valid_form, "reason": "Second"}, key="b" * 32)
+    sandbox.inject_fault("500", count=1, endpoint="approve")
+    assert _decide(checker_client, pk).headers["Location"].endswith(f"/requests/{pk}")
+
+
+def test_the_decide_pages_document_their_keyboard_shortcuts(app, client, checker_client, valid_form):
+    pk = submit(client, valid_form)
+    queue = checker_client.get("/approvals").get_data(as_text=True)
+    assert "js/keys.js" in queue and "Keyboard shortcuts" in queue and "data-queue-row" in queue
+    assert f'href="/approvals/{pk}?decision=approved" data-key-approve' in queue
+    page = checker_client.get(f"/approvals/{pk}").get_data(as_text=True)
+    assert "js/keys.js" in page and "Choose Approve and go to the message" in page
+    assert "Use keyboard shortcuts on these pages" in page and 'data-key-queue' in page

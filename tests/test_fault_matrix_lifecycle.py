@@ -162,7 +162,7 @@ def test_checker_console_fault_shows_what_was_last_known(app, sandbox, pending, 
     _, pk = pending
     sandbox.inject_fault(kind, count=1, endpoint="list")
 
-    response = checker.get("/approvals")
+    response = checker.get("/approvals?sort=newest")  # this module's earlier requests wait too
     html = response.get_data(as_text=True)
 
     assert response.status_code == 200

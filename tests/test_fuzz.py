@@ -515,7 +515,8 @@ GET_PAGES = {
     "/requests/mine": (),
     "/requests/{pending}": (),
     "/requests/{pending}/live": (),
-    "/approvals": ("page",),
+    "/approvals": ("store", "label", "maker", "batch", "age", "sort", "size", "page"),
+    "/approvals/runs/{pending}": (),  # no such run: a 404, never a 500
     "/approvals/{pending}": ("decision",),
     "/admin/audit": AUDIT_PARAMS,
     "/admin/audit.csv": AUDIT_PARAMS,
@@ -526,6 +527,7 @@ GET_PAGES = {
     "/bulk/{batch}/results.csv": (),
     "/login": ("next", "reason"),
     "/profile": (),
+    "/sandbox/reset": (),
 }
 
 

@@ -363,10 +363,15 @@ def test_a_decided_request_tells_the_checker_in_spanish(app, spanish):
     status_url = agent.post("/requests", data={**SPANISH_FORM, "submission_key": "f" * 32}).headers["Location"]
     checker = _spanish_client(app, "checker")
     decided = checker.post(status_url.replace("/requests/", "/approvals/"), data={**DECISION, "step": "confirm"})
-    assert (decided.status_code, decided.headers["Location"]) == (303, status_url)
-    html = checker.get(status_url).get_data(as_text=True)
+    # Approve-and-next: nothing else waits, so the queue, with what was decided.
+    assert (decided.status_code, decided.headers["Location"]) == (303, "/approvals")
+    queue = checker.get("/approvals").get_data(as_text=True)
     state = spanish.gettext("Approved").lower()
-    assert spanish.gettext("Approved. Capillary now shows the request as %(state)s.") % {"state": state} in html
+    outcome = spanish.gettext("Approved. Capillary now shows the request as %(state)s.") % {"state": state}
+    pk = status_url.rsplit("/", 1)[1]
+    assert spanish.gettext("Request %(id)s: %(result)s") % {"id": pk, "result": outcome} in queue
+    assert _english_left(queue) == []
+    html = checker.get(status_url).get_data(as_text=True)
     assert f">{spanish.gettext('Approved')}</span>" in html  # the state's badge
     # All but the decision's timeline note (an English record, see the next test) is Spanish.
     english_note = r'(?s)<span class="note">Approved in this app by [^<]*</span>'

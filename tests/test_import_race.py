@@ -20,7 +20,7 @@ import gateway_setup
 from extensions import db
 from models import Decision, StatusEvent, TrackedRequest
 from services.bulk import runner
-from services.lifecycle import adoption, decisions, sync
+from services.lifecycle import adoption, decisions, queue, sync
 from services.lifecycle.sync import sync_requests
 from tests.bulk_helpers import make_batch
 from tests.helpers import make_app, signed_in_client
@@ -374,7 +374,7 @@ def test_a_console_drawn_while_its_copy_is_merged_leaves_the_copy_out(tmp_path, 
     app = make_app(tmp_path, SKEWED_ZONE)
     client, checker = signed_in_client(app, "agent"), signed_in_client(app, "checker")
     window = Window(app, monkeypatch)
-    listed, go_on = _paused_on_first_call(monkeypatch, decisions, "apply_update")
+    listed, go_on = _paused_on_first_call(monkeypatch, queue, "apply_update")
     with submitting(client, valid_form, window) as answer:
         with in_thread(lambda: checker.get("/approvals")) as page:
             assert listed.wait(WAIT)  # the console imported the copy and is about to update it

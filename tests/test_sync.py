@@ -9,7 +9,7 @@ from models import TrackedRequest
 from sandbox import create_app as create_sandbox
 from services.lifecycle.sync import sync_requests
 from tests.databases import database_url
-from tests.helpers import make_app
+from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import calls, decide_in_capillary, real_mode_environ, record, records, submit
 from tests.live_server import serve_wsgi
 
@@ -121,17 +121,37 @@ def test_decided_requests_are_listed_from_the_oldest_open_records_day(app, clien
     assert decided[0]["query"]["startDate"].startswith("2020-")
 
 
-def test_open_records_missing_from_the_lists_are_fetched_one_by_one(app, client, sandbox, valid_form):
-    pk = submit(client, valid_form)
-    sandbox.reset()  # the gateway no longer knows the request
-    with app.app_context():
-        summary = sync_requests()
+def test_open_records_missing_from_the_lists_are_fetched_one_by_one(tmp_path, valid_form):
+    """In real mode a 404 stays a failure to report (it may be a configuration problem)."""
+    gateway = create_sandbox({})
+    sandbox = gateway.extensions["sandbox"]
+    with serve_wsgi(gateway) as url:
+        app = make_app(tmp_path, real_mode_environ(url, database_url(tmp_path)))
+        client = app.test_client()
+        sign_in(client, "agent")
+        pk = submit(client, valid_form)
+        sandbox.reset()  # the gateway no longer knows the request
+        with app.app_context():
+            summary = sync_requests()
     got = calls(sandbox, "get")
     assert len(got) == 1 and got[0]["path"].endswith(record(app, pk).request_id)
     assert summary.fetched_one_by_one == 0 and len(summary.failures) == 1
     assert "404" in summary.failures[0] and not summary.did_nothing
     found = record(app, pk)
     assert found.state == "AdminTask" and "404" in found.refresh_error
+
+
+def test_in_the_training_sandbox_a_forgotten_request_is_settled_not_retried(app, client, sandbox, valid_form):
+    pk = submit(client, valid_form)
+    sandbox.reset()  # a trainer reset the sandbox: it no longer knows the request
+    with app.app_context():
+        summary = sync_requests()
+    assert summary.failures == [] and summary.updated == 1
+    found = record(app, pk)
+    assert found.state == "sandbox_gone" and found.refresh_error is None
+    with app.app_context():
+        sync_requests()
+    assert len(calls(sandbox, "get")) == 1  # final: not asked about again
 
 
 def test_a_gateway_that_ignores_page_numbers_does_not_loop_forever(tmp_path):

@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from extensions import csrf, db, login_manager
-from models.users import ADMIN, AGENT, CHECKER, MAKER, User
+from models.users import ADMIN, AGENT, CHECKER, MAKER, TRAINER, User
 from views import form_pages
 from views.login_page import render_login
 
@@ -44,7 +44,10 @@ PUBLIC_ENDPOINTS = {"auth.login", "language.choose", "static", "health.healthz",
                     "health.readyz_jobs", "metrics.metrics"}  # /metrics has its own restriction
 PUBLIC_PATHS = {"/healthz", "/readyz", "/readyz/jobs", "/metrics"}
 
-SUBMIT_ROLES = (MAKER, AGENT)
+# An administrator may submit too (as an agent: any store), as they may send a bulk file.
+SUBMIT_ROLES = (MAKER, AGENT, ADMIN)
+# The training sandbox's switches change it for everybody: not for every signed-in person.
+TRAINER_ROLES = (ADMIN, TRAINER)
 ENDPOINT_ROLES = {
     "requests.new": SUBMIT_ROLES,
     "requests.review": SUBMIT_ROLES,
@@ -52,6 +55,11 @@ ENDPOINT_ROLES = {
     "requests.resend_request": SUBMIT_ROLES,
     "requests.choose_match": SUBMIT_ROLES,
     "requests.mine": SUBMIT_ROLES,
+    "trainer.change_settings": TRAINER_ROLES,
+    "trainer.add_fault": TRAINER_ROLES,
+    "trainer.clear_faults": TRAINER_ROLES,
+    "trainer.reset": TRAINER_ROLES,
+    "trainer.confirm_reset": TRAINER_ROLES,
 }
 BLUEPRINT_ROLES = {
     "admin": (ADMIN,),
@@ -61,7 +69,8 @@ BLUEPRINT_ROLES = {
 # Blueprints that exist only in the training sandbox (any signed-in user there).
 SANDBOX_BLUEPRINTS = {"trainer"}
 
-ROLE_WORDS = {MAKER: _l("maker"), AGENT: _l("support agent"), CHECKER: _l("checker"), ADMIN: _l("administrator")}
+ROLE_WORDS = {MAKER: _l("maker"), AGENT: _l("support agent"), CHECKER: _l("checker"), ADMIN: _l("administrator"),
+              TRAINER: _l("trainer")}
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -82,7 +91,8 @@ def init_app(app: Flask) -> None:
     # the gate: a CSRF failure never shows what the person could not open with a GET.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.before_request(_check_csrf)
-    app.jinja_env.globals.update(can_open=_can_open, own_token_problem=_own_token_problem)
+    app.jinja_env.globals.update(can_open=_can_open, own_token_problem=_own_token_problem,
+                           may_decide=_may_decide)
 
 
 def acting_person() -> User | None:
@@ -99,6 +109,13 @@ def acting_person() -> User | None:
 
 def _can_open(endpoint: str) -> bool:
     return current_user.is_authenticated and allowed(current_user, endpoint)
+
+
+def _may_decide(record) -> bool:
+    """Whether the signed-in person may approve or reject ``record`` (so its controls are shown)."""
+    from services.people.permissions import can_decide
+
+    return current_user.is_authenticated and can_decide(current_user, record)
 
 
 def _own_token_problem() -> str | None:
@@ -191,8 +208,12 @@ def refusal(roles) -> str:
     for role in roles[1:]:
         # A list of alternatives, e.g. "maker or support agent".
         words = _("%(roles)s or %(role)s", roles=words, role=ROLE_WORDS[role])
+    yours = ", ".join(str(ROLE_WORDS[role]) for role in current_user.roles) or _("none")
+    if current_user.has_role(ADMIN):  # they are the one to ask: say where to give it
+        return _("This page needs the %(roles)s role. Your roles: %(yours)s. As an administrator you can give "
+                 "yourself that role on the People page.", roles=words, yours=yours)
     return _("This page needs the %(roles)s role. Your roles: %(yours)s. Ask an administrator if you need access.",
-             roles=words, yours=", ".join(current_user.roles) or _("none"))
+             roles=words, yours=yours)
 
 
 def require_roles(*roles: str):

@@ -6,12 +6,13 @@ test suite uses. Outside sandbox mode every URL here is a 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from forms.trainer_forms import FaultForm, SandboxSettingsForm, SeedForm
 from gateway_setup import sandbox_state
+from views.access import TRAINER_ROLES, acting_person
 
 bp = Blueprint("trainer", __name__, url_prefix="/sandbox")
 
@@ -33,9 +34,13 @@ def _page(status: int = 200, **forms):
     forms.setdefault("seed_form", SeedForm(customers, formdata=None))
     calls = [{k: c[k] for k in ("time", "endpoint", "method", "path", "query")}  # never headers/bodies
              for c in state.calls[-RECENT_CALLS:]][::-1]
+    person = acting_person()
     return render_template(
-        "trainer/index.html", settings=settings, customers=customers, faults=state.pending_faults(),
-        calls=calls, created_count=state.created_count, request_count=state.request_count, **forms,
+        "trainer/index.html",
+        # Switches, faults and reset change the sandbox for everybody (views/access.py: TRAINER_ROLES).
+        may_steer=person is not None and person.has_role(*TRAINER_ROLES),
+        settings=settings, customers=customers, faults=state.pending_faults(), calls=calls,
+        created_count=state.created_count, request_count=state.request_count, **forms,
     ), status
 
 
@@ -97,9 +102,18 @@ def seed():
     return redirect(url_for("trainer.index"), 303)
 
 
+@bp.get("/reset")
+def confirm_reset():
+    """Ask before a reset: it forgets every sandbox request for everybody in the training."""
+    state = sandbox_state()
+    return render_template("trainer/reset.html", request_count=state.request_count)
+
+
 @bp.post("/reset")
 def reset():
     """Reset the sandbox: no requests, calls or faults; customers and switches as at start-up."""
+    if request.form.get("confirmed") != "yes":  # only the confirmation page's button resets
+        return redirect(url_for("trainer.confirm_reset"), 303)
     sandbox_state().reset()
     flash(_("The sandbox was reset. This app's own records are kept; the sandbox no longer knows "
             "the requests they point at."), "good")

@@ -37,7 +37,7 @@ from extensions import db
 from gateway.payload import REQUEST_TYPE
 from gateway.types import RequestInfo
 from i18n import N_
-from models import SENDING, UNKNOWN, Decision, ReconcileCandidate, StatusEvent, TrackedRequest, utcnow
+from models import SENDING, UNKNOWN, Decision, DecisionRunItem, ReconcileCandidate, StatusEvent, TrackedRequest, utcnow
 from services.lifecycle.updates import apply_info, note_for, parse_gateway_time
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ IMPORT_NOTE = N_("Made in Capillary, outside this app; imported read-only.")
 MERGED_NOTE = N_("Created in Capillary (found in Capillary's request list before this app had stored the answer).")
 # Every column that points at a record, each handled by merge_copy (a test checks none is missed).
 MERGED_REFERENCES = ("status_events.request_pk", "decisions.tracked_pk", "reconcile_candidates.record_pk",
-                     "tracked_requests.resent_from_id")
+                     "tracked_requests.resent_from_id", "decision_run_items.tracked_pk")
 # What Capillary last said about a request, carried from a copy onto the record that takes it.
 _CAPILLARY_FACTS = ("state", "request_type", "details", "maker_user_id", "maker_user_name", "start_time",
                     "end_time", "last_polled_at", "refresh_error", "refresh_error_at")
@@ -233,6 +233,8 @@ def merge_copy(copy: TrackedRequest, record: TrackedRequest) -> None:
     )
     db.session.execute(update(Decision).where(Decision.tracked_pk == copy.id).values(tracked_pk=record.id)
                        .execution_options(synchronize_session=False))
+    db.session.execute(update(DecisionRunItem).where(DecisionRunItem.tracked_pk == copy.id)
+                       .values(tracked_pk=record.id).execution_options(synchronize_session=False))
     db.session.execute(update(TrackedRequest).where(TrackedRequest.resent_from_id == copy.id)
                        .values(resent_from_id=record.id).execution_options(synchronize_session=False))
     db.session.execute(delete(ReconcileCandidate).where(ReconcileCandidate.record_pk.in_((copy.id, record.id))))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -20,34 +19,20 @@ from sqlalchemy.exc import IntegrityError
 import gateway_setup
 from extensions import db
 from gateway.errors import AccessDenied, AlreadyDecided, GatewayError, GatewayRejected
-from gateway.payload import REQUEST_TYPE
 from models import Decision, TrackedRequest, User, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
-from services.lifecycle.adoption import import_unseen
+from services.lifecycle.queue import QueueFilters, QueuePage, queue_page
 from services.lifecycle.refresh import refresh
-from services.lifecycle.updates import RecordGone, apply_update
+from services.lifecycle.updates import apply_update
 from services.lifecycle.wording import describe, failure_text, outcome_of
 from services.people import audit, identity
 from services.people.permissions import decision_refusal
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
 DECISIONS = ("approved", "rejected")
 _AUDIT_ACTIONS = {"approved": "request.approved", "rejected": "request.rejected"}
 MESSAGE_MAX = 500
-
-
-@dataclass
-class PendingPage:
-    """One page of the checker console."""
-
-    records: list[TrackedRequest]
-    page: int
-    pages: int
-    total: int
-    error: str | None = None  # "could not refresh" reason; records are then the last known ones
-    imported: int = 0
 
 
 @dataclass
@@ -59,51 +44,23 @@ class DecisionResult:
     errors: dict[str, str] = field(default_factory=dict)  # form field -> message (nothing sent)
 
 
-def pending_page(page: int = 1, *, actor: User | None) -> PendingPage:
-    """Return page ``page`` (from 1) of requests waiting in AdminTask, newest first.
-
-    Read from the gateway with the checker's (``actor``'s) token; on failure the requests last known to be
-    waiting are shown from the database instead, with the reason.
-    """
-    page = max(page, 1)
-    base = current_app.config["CAP_LIST_PAGE_BASE"]
-    try:
-        listed = gateway_setup.gateway_client().list_requests(
-            identity.checker_token(actor), states=["AdminTask"], request_type=REQUEST_TYPE,
-            sort_by="startDate", sort_order="desc", limit=PAGE_SIZE, page=base + page - 1,
-        )
-    except GatewayError as exc:
-        return _last_known(page, exc.message)
-    records, imported = import_unseen(listed.items)
-    rows = []
-    for info in listed.items:
-        record = records.get(info.requestId)
-        if record is None:
-            continue
-        try:
-            if apply_update(record, info):  # e.g. a stale 'unknown' decision settles here
-                log.info("request %s changed while listing approvals", record.id)
-        except RecordGone:  # an imported copy, merged into its submission meanwhile
-            db.session.commit()
-            continue
-        db.session.commit()  # one row lock at a time (PostgreSQL), as the sync takes them
-        rows.append(record)
-    return PendingPage(rows, page, max(listed.total_pages, 1), listed.total_elements, imported=imported)
-
-
-def _last_known(page: int, error: str) -> PendingPage:
-    query = select(TrackedRequest).where(TrackedRequest.state == "AdminTask")
-    total = db.session.scalar(select(db.func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(TrackedRequest.created_at.desc(), TrackedRequest.id.desc())
-        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return PendingPage(list(rows), page, max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total, error=error)
+def pending_page(page: int = 1, *, actor: User | None) -> QueuePage:
+    """Return page ``page`` of the checker's queue, oldest first (see :mod:`services.lifecycle.queue`)."""
+    return queue_page(QueueFilters(page=page), actor=actor)
 
 
 def check_decision(record: TrackedRequest, decision: str, message: str, *,
                    actor: User | None) -> DecisionResult | None:
     """Return why ``decision`` cannot be made now (nothing is sent), or None when it can."""
+    errors = check_message(decision, message)
+    if errors:
+        return DecisionResult("refused", _("Check the decision and the message."), errors)
+    blocked = why_not_decidable(record, actor=actor)
+    return DecisionResult("refused", blocked) if blocked else None
+
+
+def check_message(decision: str, message: str) -> dict[str, str]:
+    """Return what is wrong with a decision and its message (form field -> words); empty when fine."""
     errors = {}
     if decision not in DECISIONS:
         errors["decision"] = _("Choose approve or reject.")
@@ -115,10 +72,7 @@ def check_decision(record: TrackedRequest, decision: str, message: str, *,
                               max=MESSAGE_MAX, count=len(text))
     elif any(not ch.isprintable() and ch not in "\n\r\t" for ch in text):
         errors["message"] = _("The message contains characters that cannot be sent (e.g. control characters).")
-    if errors:
-        return DecisionResult("refused", _("Check the decision and the message."), errors)
-    blocked = why_not_decidable(record, actor=actor)
-    return DecisionResult("refused", blocked) if blocked else None
+    return errors
 
 
 def why_not_decidable(record: TrackedRequest, *, actor: User | None) -> str | None:

@@ -19,16 +19,18 @@ from sqlalchemy import or_, update
 
 import gateway_setup
 from extensions import db
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NotFound
 from gateway.types import TERMINAL_STATES
+from i18n import N_
 from models import FAILED_TO_SUBMIT, NOT_CREATED, TrackedRequest, utcnow
+from models.requests import SANDBOX_GONE
 from services.lifecycle import reconcile
 from services.lifecycle.updates import apply_update
 from services.lifecycle.wording import describe
 from services.people import identity
 
 # States that never change again: Capillary's decided ones and the app's own dead ends.
-FINAL_STATES = TERMINAL_STATES | {FAILED_TO_SUBMIT, NOT_CREATED}
+FINAL_STATES = TERMINAL_STATES | {FAILED_TO_SUBMIT, NOT_CREATED, SANDBOX_GONE}
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,25 @@ def polled_recently(record: TrackedRequest, now: datetime | None = None) -> bool
     return record.last_polled_at > (now or utcnow()) - interval
 
 
+def forgotten_by_sandbox(record: TrackedRequest, exc: GatewayError) -> bool:
+    """Settle ``record`` as gone when the training sandbox answers 404 for it; return whether it did.
+
+    Only in sandbox mode, and only when the embedded sandbox indeed has no such request: a reset
+    (or a restart) of the sandbox forgets every request while this app keeps its records, and
+    asking again would fail the same way forever. A real gateway's 404 stays a refresh error (it
+    may be a configuration problem).
+    """
+    if not isinstance(exc, NotFound) or exc.status != 404 or record.request_id is None:
+        return False
+    sandbox = gateway_setup.sandbox_state()  # None outside sandbox mode
+    # Asked directly, so a 404 the trainer queued as a fault still counts as a passing failure.
+    if sandbox is None or sandbox.get_request(record.request_id) is not None:
+        return False
+    record.refresh_error = record.refresh_error_at = None
+    return record.record_state(SANDBOX_GONE, N_("The training sandbox no longer knows this request (it was "
+                                                 "reset or restarted), so it is not checked any more."))
+
+
 def _wait_as_told(record: TrackedRequest, exc: GatewayError) -> None:
     """After a 429 with Retry-After, move the poll clock so nobody asks again before then."""
     retry_after = getattr(exc, "retry_after", None)
@@ -114,6 +135,9 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
         token = identity.reading_token(record.submitter)
         info = gateway_setup.gateway_client().get_request(record.request_id, token)
     except GatewayError as exc:
+        if forgotten_by_sandbox(record, exc):
+            db.session.commit()
+            return RefreshResult(True, changed=True, message=describe(record.state).meaning)
         # A 401 or code 2013 to the submitter's own token; a deployment problem goes to administrators.
         identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}")
         record.refresh_error = exc.message

@@ -35,7 +35,7 @@ from gateway.types import TERMINAL_STATES, RequestInfo
 from models import SENDING, UNKNOWN, TrackedRequest, utcnow
 from services.lifecycle import reconcile
 from services.lifecycle.adoption import import_unseen, tracked_by_request_id
-from services.lifecycle.refresh import FINAL_STATES
+from services.lifecycle.refresh import FINAL_STATES, forgotten_by_sandbox
 from services.lifecycle.updates import RecordGone, apply_update
 from services.people import identity
 
@@ -215,6 +215,10 @@ def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> N
         try:
             info = client.get_request(record.request_id, identity.reading_token(record.submitter))
         except GatewayError as exc:
+            if forgotten_by_sandbox(record, exc):  # settled: the training sandbox was reset
+                db.session.commit()
+                summary.updated += 1
+                continue
             record.refresh_error, record.refresh_error_at = exc.message, utcnow()
             db.session.commit()
             summary.note_failure(f"request {record.id}: {exc.message}", exc)

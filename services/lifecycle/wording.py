@@ -46,6 +46,12 @@ STATES = {
         _l("The request was never found in Capillary's request list, so it was not created. You can resend it."),
         "bad",
     ),
+    "sandbox_gone": StateText(
+        _l("No longer in the training sandbox"),
+        _l("The training sandbox was reset or restarted and no longer knows this request. Nothing more will "
+           "happen to it; make a new request to try again."),
+        "neutral",
+    ),
     "AdminTask": StateText(_l("Waiting for approval"), _l("Waiting for a checker's approval in Capillary."), "waiting"),
     "approved": StateText(
         _l("Approved"), _l("A checker approved it and Capillary applied the status change."), "good"

@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from models import utcnow
-from models.users import ADMIN, AGENT, CHECKER, MAKER, ROLES, StoreAssignment, User
+from models.users import ADMIN, AGENT, CHECKER, MAKER, ROLES, TRAINER, StoreAssignment, User
 from services.people import audit
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
@@ -57,6 +57,7 @@ DEMO_USERS = (
     DemoUser("agent", "help-desk-sandbox", (AGENT,), "Demo support agent"),
     DemoUser("checker", "second-pair-of-eyes", (CHECKER,), "Demo checker"),
     DemoUser("admin", "keys-to-the-sandbox", (ADMIN,), "Demo administrator"),
+    DemoUser("trainer", "runs-the-training-day", (TRAINER,), "Demo trainer"),
 )
 
 

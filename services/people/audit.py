@@ -31,6 +31,7 @@ ACTIONS = {
     "request.submitted": _l("Submitted a request"),
     "request.approved": _l("Approved a request"),
     "request.rejected": _l("Rejected a request"),
+    "request.decided_many": _l("Confirmed one decision for many requests"),
     "bulk.confirmed": _l("Confirmed a bulk file for sending"),
     "token.set": _l("Set own Capillary token"),
     "token.cleared": _l("Cleared own Capillary token"),

@@ -22,8 +22,8 @@ LOCATION_FIELDS = ("storeId", "zoneId", "conceptId", "tillId")
 
 
 def submit_stores(user: User) -> tuple[str, ...] | None:
-    """Return the store IDs the user may submit for, or None for "any store" (agents)."""
-    if user.has_role(AGENT):
+    """Return the store IDs the user may submit for, or None for "any store" (agents, administrators)."""
+    if user.has_role(AGENT, ADMIN):
         return None
     return user.store_ids if user.has_role(MAKER) else ()
 

@@ -242,6 +242,67 @@ def approvals_list(page: Page, env) -> None:
     expect(page.get_by_role("link", name=str(number), exact=True)).to_be_visible()
 
 
+@recipe("approvals-filtered-with-shortcuts", user="checker")
+def approvals_filtered_with_shortcuts(page: Page, env) -> None:
+    """The queue filtered and sorted, its keyboard shortcuts shown and a row highlighted with j."""
+    number = _waiting_request(page, env)
+    page.goto("/approvals?store=50682288&sort=newest&size=50")
+    page.get_by_text("Keyboard shortcuts", exact=True).click()
+    page.locator("body").press("j")
+    expect(page.locator("tr.is-current")).to_contain_text(str(number))
+
+
+@recipe("approvals-decide-after-a-decision", user="checker")
+def approvals_decide_after_a_decision(page: Page, env) -> None:
+    """Approve-and-next: the next request's decision form, what was decided in a flash, shortcuts open."""
+    first = _waiting_request(page, env)
+    _waiting_request(page, env)
+    page.goto(f"/approvals/{first}?decision=approved")
+    page.get_by_label("Message").fill("Checked the till receipts: approved.")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Yes, approve it").click()
+    expect(page.locator(".flashes")).to_contain_text(f"Request {first}: Approved.")
+    page.get_by_text("Keyboard shortcuts", exact=True).click()
+
+
+def _many_confirmation(page: Page, env) -> int:
+    """Two new requests ticked on the queue, approved with one message: the confirmation page."""
+    first, second = _waiting_request(page, env), _waiting_request(page, env)
+    page.goto("/approvals?sort=newest")
+    page.get_by_label(f"Choose request {first}", exact=True).check()
+    page.get_by_label(f"Choose request {second}", exact=True).check()
+    decision = page.get_by_role("group", name="Decision")
+    decision.get_by_label("Approve: Capillary then changes the customer's status").check()
+    page.get_by_label("Message to the maker").fill("Checked both against the till receipts.")
+    page.get_by_role("button", name="Continue to the confirmation").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Approve 2 requests?")
+    return second
+
+
+@recipe("approvals-many-confirm", user="checker")
+def approvals_many_confirm(page: Page, env) -> None:
+    """One decision for many: the confirmation page with the count and the list."""
+    _many_confirmation(page, env)
+
+
+@recipe("approvals-many-nothing-chosen", user="checker")
+def approvals_many_nothing_chosen(page: Page, env) -> None:
+    """One decision for many sent with nothing ticked and no message: the errors."""
+    _waiting_request(page, env)
+    page.goto("/approvals")
+    page.get_by_role("button", name="Continue to the confirmation").click()
+    expect(page.locator(".error-summary")).to_contain_text("Enter a message for the maker")
+    expect(page.get_by_role("alert").filter(has_text="Tick at least one request")).to_be_visible()
+
+
+@recipe("approvals-run-finished", main=True, user="checker")
+def approvals_run_finished(page: Page, env) -> None:
+    """One decision for many: the progress page once every decision is sent, with the results."""
+    _many_confirmation(page, env)
+    page.get_by_role("button", name="Yes, approve 2 requests").click()
+    expect(page.locator("#run-count")).to_have_text(re.compile(r"^2 of 2 requests finished\."), timeout=30_000)
+
+
 @recipe("approvals-decide", user="checker")
 def approvals_decide(page: Page, env) -> None:
     """The decision form for one waiting request."""
@@ -324,6 +385,21 @@ def trainer(page: Page, env) -> None:
     """The trainer's page for the sandbox: customers, settings, faults, seeding, reset."""
     page.goto("/sandbox")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Trainer")
+
+
+@recipe("trainer-with-controls", user="trainer")
+def trainer_with_controls(page: Page, env) -> None:
+    """The trainer page for a trainer: switches, faults and the reset link."""
+    page.goto("/sandbox")
+    expect(page.get_by_role("button", name="Save settings")).to_be_visible()
+
+
+@recipe("trainer-reset-confirm", user="trainer")
+def trainer_reset_confirm(page: Page, env) -> None:
+    """The question before a reset of the training sandbox (not answered here)."""
+    page.goto("/sandbox")
+    page.get_by_role("link", name="Reset the sandbox…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reset the training sandbox?")
 
 
 @recipe("admin-users", main=True, user="admin")
