@@ -5,8 +5,9 @@ rows, but with realistic identifiers: random mobile numbers of several countries
 country code, as Capillary stores them) and some e-mails. Then it asks the history page for
 ``--terms`` different parts of stored numbers (5 to 7 digits, typed as a person would: some with
 spaces), a few upper-case e-mails, and a full number, each page rendered through the whole
-app (sign-in gate, query, capped count, template), after ``ANALYZE``. Prints the median and p95
-per kind and over all searches, and the plan of one part search (the trigram index in use).
+app (sign-in gate, query, capped count, template), after ``ANALYZE``, and the history queries
+alone. Prints the median and p95 per kind and over all searches, the page with no search as a
+reference (the machine's load shows in both), and the plan of one part search.
 
     .venv/bin/python -m bench.search_postgres                   # 1,000,000 records, PostgreSQL
     .venv/bin/python -m bench.search_postgres --count 100000
@@ -90,11 +91,13 @@ def searches(sample: list[tuple[str, str]], terms: int, seed: int = 5) -> dict[s
     }
 
 
-def run(client, queries: dict[str, list[str]], repeat: int) -> dict[str, dict]:
-    """Each term's page ``repeat`` times (after one warm-up); timings per kind and overall, in ms."""
+def run(app, client, queries: dict[str, list[str]], repeat: int) -> dict[str, dict]:
+    """Each term's page ``repeat`` times (after one warm-up), and its history queries alone
+    (``history.page``: the page and the capped count); timings per kind and overall, in ms."""
     from urllib.parse import urlencode
 
     times: dict[str, list[float]] = {kind: [] for kind in queries}
+    query_times: dict[str, list[float]] = {kind: [] for kind in queries}
     matched: dict[str, list[int]] = {kind: [] for kind in queries}
     for kind, terms in queries.items():
         for term in terms:
@@ -107,12 +110,34 @@ def run(client, queries: dict[str, list[str]], repeat: int) -> dict[str, dict]:
                 response = client.get(url)
                 response.get_data()
                 times[kind].append((time.perf_counter() - started) * 1000)
-    every = [t for values in times.values() for t in values]
+            query_times[kind] += _query_times(app, term, repeat)
     result = {kind: _stats(values) | {"terms": len(queries[kind]),
+                                       "queries_only": _stats(query_times[kind]),
                                        "rows_on_first_page_median": statistics.median(matched[kind])}
               for kind, values in times.items()}
-    result["all searches"] = _stats(every) | {"terms": sum(len(t) for t in queries.values())}
+    result["all searches"] = _stats([t for values in times.values() for t in values]) | {
+        "terms": sum(len(t) for t in queries.values()),
+        "queries_only": _stats([t for values in query_times.values() for t in values])}
     return result
+
+
+def _query_times(app, term: str, repeat: int) -> list[float]:
+    from flask import request
+    from werkzeug.datastructures import MultiDict
+
+    from forms.history_form import HistoryFilterForm
+    from services.lifecycle import history as service
+
+    with app.test_request_context("/requests", query_string={"q": term}):
+        form = HistoryFilterForm(formdata=MultiDict(request.args))
+        assert form.validate(), form.errors
+        filters = form.filters()
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            service.page(filters, viewer=None)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
 
 
 def _stats(values: list[float]) -> dict:
@@ -182,17 +207,24 @@ def main() -> None:
         client = app.test_client()
         history.sign_in(client)
         queries = searches(sample, args.terms)
-        results = run(client, queries, args.repeat)
+        # The reference: the same page with no search, on the same machine at the same moment.
+        reference = history.measure(client, "/requests", args.repeat * 10)
+        results = run(app, client, queries, args.repeat)
         with app.app_context():
             example_plan = plan(app, queries["part of a number (5-7 digits)"][0])
             db.engine.dispose()
     kind = "sqlite" if args.sqlite else "postgres"
     print(f"{kind}: {args.count:,} records filled in {fill_seconds:.1f} s; each term {args.repeat} times")
-    print_table(["search", "terms", "median ms", "p95 ms", "max ms"],
-                [[name, r["terms"], r["median_ms"], r["p95_ms"], r["max_ms"]] for name, r in results.items()])
+    print_table(["search", "terms", "page median ms", "page p95 ms", "page max ms", "queries median ms",
+                 "queries p95 ms"],
+                [[name, r["terms"], r["median_ms"], r["p95_ms"], r["max_ms"], r["queries_only"]["median_ms"],
+                  r["queries_only"]["p95_ms"]] for name, r in results.items()]
+                + [["reference: the page with no search", "-", reference["median_ms"], reference["p95_ms"],
+                    reference["max_ms"], "-", "-"]])
     print(example_plan)
     path = write_result(f"search_{kind}", {"count": args.count, "fill_seconds": round(fill_seconds, 1),
-                                           "repeat": args.repeat, "searches": results, "plan": example_plan,
+                                           "repeat": args.repeat, "searches": results, "reference_no_search": reference,
+                                           "plan": example_plan,
                                            "terms": queries})
     print(f"written to {path}")
 

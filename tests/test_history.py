@@ -188,6 +188,7 @@ def test_export_walks_every_match_in_chunks(app):
     history.Filters(store="S1", state="AdminTask"),
     history.Filters(label="Suspended"),
     history.Filters(identifier_values=("919780375690",)),
+    history.Filters(identifier_parts=("97803",)),  # walks the creation index; see the next test
     history.Filters(submitted_by="asha"),
     history.Filters(sort="updated"),
     history.Filters(date_from=BASE.date(), date_to=BASE.date()),
@@ -340,3 +341,30 @@ def test_a_part_search_reads_the_trigram_index_on_postgresql(tmp_path):
         raw = db.session.connection().connection.driver_connection
         plan = " ".join(str(row[0]) for row in raw.execute(f"EXPLAIN {statement}", parameters))
     assert "ix_tracked_requests_identifier_trgm" in plan, plan
+
+
+def test_on_sqlite_a_part_search_scans_the_identifier_without_lower(tmp_path):
+    """SQLite has no trigram index: the count scans the narrow covering identifier index, and
+    without lower() (its LIKE ignores ASCII case already), which halves that scan at 1M rows
+    (docs/BENCHMARKS.md)."""
+    app = make_app(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'plan.sqlite3'}"})
+    _fill(app, [{"identifier_value": "919780375690"}, {"identifier_name": "email",
+                                                       "identifier_value": "Rohan.Das@example.com"}])
+    with app.app_context():
+        ran = []
+
+        def catch(conn, cursor_, statement, parameters, context, executemany):
+            ran.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", catch)
+        try:
+            found = history.page(history.Filters(identifier_parts=("rohan.das@",)), viewer=None)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", catch)
+        assert [r.identifier_value for r in found.records] == ["Rohan.Das@example.com"]
+        searches = [(sql, params) for sql, params in ran if "LIKE" in sql]
+        assert searches and not any("lower(" in sql for sql, _ in searches)
+        (count_sql, params), = [(sql, p) for sql, p in searches if "count(" in sql]
+        raw = db.session.connection().connection.driver_connection
+        plan = " | ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {count_sql}", params))
+    assert "COVERING INDEX ix_tracked_requests_identifier" in plan, plan
