@@ -102,6 +102,8 @@ PRESETS = {
 FAULT_KINDS = tuple(PRESETS)
 # Faults that change how the next approved task runs instead of answering the call.
 TASK_FAULTS = frozenset({"failed-744"})
+# The customer API's codes (§10): meant for the look-up, not Capillary's request-workflow codes.
+CUSTOMER_FAULTS = frozenset({"code-8015", "code-8013"})
 CODE_PREFIX = "code-"
 
 _STATUS_MESSAGES = {

@@ -60,6 +60,8 @@ def test_rejected_request_shows_the_checkers_message(app, client, sandbox, valid
     ("919812345674", "UPDATECUSTOMERSTATUS_1032", "deleted or pending deletion"),
 ])
 def test_failed_after_approval_is_explained_in_words(app, client, sandbox, valid_form, identifier, code, words):
+    # The look-up could not say "not found" before (it failed), so the request went through.
+    sandbox.inject_fault("500", endpoint="lookup")
     pk = submit(client, {**valid_form, "identifierValue": "+" + identifier})
     decide_in_capillary(sandbox, record(app, pk).request_id, "approved", "ok")
     allow_next_poll(app, pk)
