@@ -35,8 +35,9 @@ def test_status_page_follows_the_request_to_approved_with_a_timeline(app, client
 
     found = record(app, pk)
     assert found.state == "approved"
-    assert [e.state for e in found.events] == ["sending", "AdminTask", "approved"]
-    assert "Fraud pattern confirmed by the store" in found.events[-1].note
+    # The last event: verified in Capillary after approval (services/lifecycle/verification.py).
+    assert [e.state for e in found.events] == ["sending", "AdminTask", "approved", "approved"]
+    assert "Fraud pattern confirmed by the store" in found.events[2].note
     assert "Checker's decision" in html and "Approved" in html
     assert "Fraud pattern confirmed by the store" in html
     assert "Capillary changed the customer&#39;s status." in html

@@ -15,6 +15,7 @@ from gateway.auth import MASKED
 from gateway.payload import mask_secrets
 from models import TrackedRequest
 from services import customers
+from services.lifecycle import verification
 from services.lifecycle.submission import build_for_sending, find_by_key, submit
 from services.people import identity, permissions
 from views import access, converters, form_pages
@@ -130,7 +131,9 @@ def create():
     if refusal is not None:
         # Nothing stored, nothing sent: the review page again, saying why.
         return render_template("requests/review.html", form=form, refusal=refusal, **_preview(form, checks)), 422
-    record, _sent = submit(change, form.submission_key.data, actor=access.acting_person())
+    before = verification.before_fields(checks.card if checks is not None else None)
+    record, _sent = submit(change, form.submission_key.data, actor=access.acting_person(),
+                           stored_note=verification.NOTE_BEFORE if before else None, **before)
     return redirect(url_for("requests.show", pk=record.id), 303)
 
 
