@@ -34,7 +34,14 @@ def customer_helpers() -> dict:
     """Template helpers of the customer card (every page that includes it)."""
     return {"customer_time": customers.capillary_time,
             "bdi": lambda text: Markup("<bdi>{}</bdi>").format(text),
-            "can_view_request": lambda record: permissions.can_view(current_user, record)}
+            "can_view_request": lambda record: permissions.can_view(current_user, record),
+            "customer_of": _customer_of}
+
+
+def _customer_of(record):
+    """The card of a tracked request's customer (its other open requests only), or None when off."""
+    return customers.card(record.identifier_name, record.identifier_value, record.source or "INSTORE",
+                          record.account_id or "", exclude_pk=record.id)
 
 
 def _find_customer(form: StatusChangeForm):
