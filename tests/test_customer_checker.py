@@ -42,3 +42,27 @@ def test_decide_and_confirm_show_the_card_and_the_status_history(client, checker
     confirm = checker_client.post(f"/approvals/{pk}", data={"decision": "approved", "message": "ok",
                                                              "step": "review"}).get_data(as_text=True)
     assert "<bdi>Meera Iyer</bdi>" in confirm and "Status history in Capillary" in confirm
+
+
+def test_the_queue_looks_its_customers_up_ahead_once_each(app, client, checker_client, valid_form, sandbox):
+    from sqlalchemy import select
+
+    from extensions import db
+    from gateway.customers import cache_key
+    from models import TrackedRequest
+    from services import customers
+
+    for n, value in enumerate(("9780375690", "9780375691", "9812345670")):
+        submit(client, {**valid_form, "identifierValue": value}, key=str(n) * 32)
+    cache = app.extensions["customer_client"].cache
+    cache._local.clear()  # noqa: SLF001 - as after the cache window
+    with app.app_context():
+        records = db.session.scalars(select(TrackedRequest)).all()
+        customers.prefetch(records)  # on worker threads, into the cache
+        assert all(cache.get(cache_key("INSTORE", "mobile", r.identifier_value)) for r in records)
+    cache._local.clear()  # noqa: SLF001
+    before = len(sandbox.customer_calls)
+    html = queue(checker_client)
+    assert "Vikram Shah" in html and "Meera Iyer" in html
+    lookups = [c for c in sandbox.customer_calls[before:] if c["endpoint"] == "lookup"]
+    assert len(lookups) == 3  # one per customer, ahead of the rows
