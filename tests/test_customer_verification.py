@@ -95,3 +95,10 @@ def test_look_ups_off_verify_nothing(tmp_path, valid_form):
     approve(app, sandbox, pk)
     assert "customer-card" not in page(client, pk)
     assert record(app, pk).customer_after_at is None and sandbox.customer_calls == []
+
+
+def test_the_live_fragment_shows_the_verification(app, client, valid_form, sandbox):
+    pk = submit(client, valid_form)
+    approve(app, sandbox, pk)
+    fragment = client.get(f"/requests/{pk}/live").get_data(as_text=True)
+    assert "Verified in Capillary: the customer is now Suspended" in fragment

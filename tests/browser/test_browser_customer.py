@@ -99,3 +99,27 @@ def test_on_a_phone_submit_comes_before_the_request_details(new_context, custome
     details = page.locator("details.request-details").bounding_box()
     assert submit and details and submit["y"] + submit["height"] <= details["y"]
     expect(page.locator("details.request-details")).not_to_have_attribute("open", re.compile(".*"))
+
+
+def test_verified_in_capillary_after_a_checker_approves_in_another_browser(open_page, new_context, customer_server):
+    maker = open_page()
+    maker.goto("/requests/new")
+    fill_request_form(maker, {"Identifier value": "9780375691", "Reason": "Verify me"}, label="Suspended")
+    maker.get_by_role("button", name="Check request").click()
+    maker.get_by_role("button", name="Submit request").click()
+    maker.wait_for_url(re.compile(r"/requests/\d+$"))
+    number = maker.url.rsplit("/", 1)[1]
+    expect(maker.locator("main")).to_contain_text("Before sending, the customer's status was High Value")
+
+    checker = new_context(base_url=customer_server.url).new_page()
+    sign_in(checker, "checker")
+    checker.goto(f"/approvals/{number}?decision=approved")
+    expect(checker.locator("main")).to_contain_text("Vikram Shah")
+    checker.get_by_label("Message").fill("Cleared by the store.")
+    checker.get_by_role("button", name="Continue").click()
+    checker.get_by_role("button", name="Yes, approve it").click()
+
+    # The maker's page, left open, shows the verification read from the status log.
+    expect(maker.locator(".live-fragment")).to_contain_text(
+        "Verified in Capillary: the customer is now Suspended (status SUSPENDED)", timeout=20_000)
+    assert_accessible(maker, "status page verified in Capillary")

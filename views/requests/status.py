@@ -87,6 +87,7 @@ def live(pk: int):
     """Return the status fragment (state, outcome, timeline), refreshed if due; polled by status.js."""
     record = viewable_record(pk)
     refresh(record)
+    verification.verify(record)
     response = current_app.make_response(render_template("requests/_live.html", **status_context(record)))
     response.headers["Cache-Control"] = "no-store"
     return response
