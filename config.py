@@ -131,6 +131,18 @@ def _check_token_key(value: str) -> None:
         ) from None
 
 
+def _switch(env: dict, name: str, default: bool) -> bool:
+    """Read an on/off setting (on, off, true, false, 1, 0, yes, no)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
 def _labels(raw: str | None) -> tuple[str, ...]:
     if not raw or not raw.strip():
         return DEFAULT_STATUS_LABELS
@@ -267,6 +279,7 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         # dead worker's, and another worker resumes the batch.
         "CAP_BULK_LEASE_SECONDS": _int(env, "CAP_BULK_LEASE_SECONDS", 60, minimum=2),
         **_watching(env),
+        **_customer_settings(env),
     }
     if settings["CAP_GATEWAY_AUTH"] not in ("none", "basic", "oauth"):
         raise ConfigError("CAP_GATEWAY_AUTH must be one of: none, basic, oauth")
@@ -301,6 +314,26 @@ def _watching(env: dict) -> dict:
         # Optional error reporting (sentry-sdk); unset: nothing leaves the server.
         "SENTRY_DSN": (env.get("SENTRY_DSN") or "").strip(),
         "SENTRY_ENVIRONMENT": (env.get("SENTRY_ENVIRONMENT") or "production").strip(),
+    }
+
+
+def _customer_settings(env: dict) -> dict:
+    """Settings for the customer look-up and status log (docs/CAPILLARY_API.md §10)."""
+    cache_seconds = _int(env, "CAP_CUSTOMER_CACHE_SECONDS", 30, minimum=0)
+    if cache_seconds > 60:
+        raise ConfigError(f"CAP_CUSTOMER_CACHE_SECONDS must be at most 60, got {cache_seconds}")
+    url = (env.get("CAP_CUSTOMER_API_URL") or "").strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError("CAP_CUSTOMER_API_URL must be a base URL such as https://eu.api.capillarytech.com, "
+                          f"got {url!r}")
+    return {
+        # on: customer cards and checks on the form, review, status and checker pages; off: none.
+        "CAP_CUSTOMER_LOOKUP": _switch(env, "CAP_CUSTOMER_LOOKUP", True),
+        # The customer API's host when it is not CAP_INTOUCH_HOST.
+        "CAP_CUSTOMER_API_URL": url,
+        # true: an agent may submit for an identifier Capillary says matches no customer, with a tick.
+        "CAP_ALLOW_UNKNOWN_CUSTOMER": _switch(env, "CAP_ALLOW_UNKNOWN_CUSTOMER", False),
+        "CAP_CUSTOMER_CACHE_SECONDS": cache_seconds,
     }
 
 

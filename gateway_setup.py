@@ -15,6 +15,7 @@ from requests.auth import AuthBase
 
 from gateway.auth import GatewayBasicAuth, GatewayOAuth
 from gateway.client import GatewayClient
+from gateway.customers import CustomerCache, CustomerClient
 from gateway.payload import intouch_basic_authorization
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,28 @@ def init_app(app: Flask) -> None:
                                deadline=config["CAP_CALL_DEADLINE"], auth=auth)
     app.extensions["gateway_auth"] = auth
     app.extensions["gateway_client"] = client
+    app.extensions["customer_client"] = _customer_client(app, timeout)
+
+
+def _customer_client(app: Flask, timeout: tuple[float, float]) -> CustomerClient:
+    """The customer look-up client (§10): the Intouch host with the till credentials, a short cache."""
+    config = app.config
+    till_authorization = config["CAP_INTOUCH_AUTHORIZATION"] or intouch_basic_authorization(
+        config["CAP_INTOUCH_USERNAME"], config["CAP_INTOUCH_PASSWORD"])
+    redis = None
+    if config["REDIS_URL"]:
+        from redis import Redis
+
+        redis = Redis.from_url(config["REDIS_URL"], socket_timeout=1, socket_connect_timeout=1)
+    cache = CustomerCache(config["CAP_CUSTOMER_CACHE_SECONDS"], redis, config["REDIS_KEY_PREFIX"])
+    if config["SANDBOX_MODE"]:
+        from sandbox.transport import SANDBOX_BASE_URL, mount_sandbox
+
+        sandbox_app = app.extensions["sandbox_app"]
+        return CustomerClient(SANDBOX_BASE_URL, lambda: till_authorization, timeout=timeout, cache=cache,
+                              mount=lambda session: mount_sandbox(session, sandbox_app))
+    base_url = config["CAP_CUSTOMER_API_URL"] or config["CAP_INTOUCH_HOST"]
+    return CustomerClient(base_url, lambda: till_authorization, timeout=timeout, cache=cache)
 
 
 def _gateway_auth(config, token_url: str, token_session: requests.Session | None = None) -> AuthBase | None:
@@ -94,6 +117,11 @@ def log_start_up_warnings(app: Flask) -> None:
 def gateway_client() -> GatewayClient:
     """Return the current app's gateway client."""
     return current_app.extensions["gateway_client"]
+
+
+def customer_client() -> CustomerClient:
+    """Return the current app's customer look-up client."""
+    return current_app.extensions["customer_client"]
 
 
 def gateway_auth() -> AuthBase | None:

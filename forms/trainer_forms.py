@@ -16,6 +16,8 @@ ENDPOINT_CHOICES = [
     SelectChoice("approve", _l("Approving or rejecting")),
     SelectChoice("get", _l("Checking one request's status")),
     SelectChoice("list", _l("Listing requests (sync, approvals, reconciliation)")),
+    SelectChoice("lookup", _l("Looking a customer up")),
+    SelectChoice("statuslog", _l("Reading a customer's status log")),
 ]
 # The faults a trainer most often shows, first; every other preset follows.
 FEATURED_FAULTS = ("timeout", "500", "401", "400-empty", "unreadable", "code-2013", "code-2001", "failed-744")

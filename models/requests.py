@@ -74,6 +74,15 @@ class TrackedRequest(Model):
     # Capillary's id of the downstream call that ran the approved task (X-CAP-REQUEST-ID, §2.4):
     # the first thing Capillary's support asks for; a column so the bulk results file can list it.
     downstream_request_id: Mapped[str | None] = mapped_column(String(128))
+    # The customer's status in Capillary's status log (docs/CAPILLARY_API.md §10): read when the
+    # request was submitted ("before") and after Capillary applied it ("after", the verification).
+    # Status and label only: a customer's name is never stored.
+    customer_status_before: Mapped[str | None] = mapped_column(String(64))
+    customer_label_before: Mapped[str | None] = mapped_column(String(128))
+    customer_before_at: Mapped[datetime | None] = mapped_column()
+    customer_status_after: Mapped[str | None] = mapped_column(String(64))
+    customer_label_after: Mapped[str | None] = mapped_column(String(128))
+    customer_after_at: Mapped[datetime | None] = mapped_column()
 
     # Who submitted it: the app's user (services.people.identity) or, for imported ones, Capillary's userName.
     submitted_by: Mapped[str | None] = mapped_column(String(255))
@@ -136,6 +145,11 @@ class TrackedRequest(Model):
             "accountId": self.account_id,
             "use_async": self.use_async,
         }
+
+    @property
+    def customer_verified(self) -> bool:
+        """Whether the status log, read after approval, shows the requested label."""
+        return bool(self.customer_label_after) and (self.customer_label_after or "").casefold() == self.label.casefold()
 
     def record_state(self, state: str, note: str = "", at: datetime | None = None) -> bool:
         """Set ``state``; append a timeline event when it changed. Return whether it changed."""

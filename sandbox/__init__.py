@@ -39,7 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
         the same keys are read from environment variables instead, so an embedding app is
         never affected by the environment.
     """
-    from sandbox import api, auth, control  # imported here: nothing is built until an app is made
+    from sandbox import api, auth, control, customers  # imported here: nothing is built until an app is made
 
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(customers.bp)
     app.register_error_handler(HTTPException, _http_error)
     return app
 

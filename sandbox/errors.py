@@ -38,6 +38,9 @@ CODES = {
     2028: "Pathname is missing in the workflow's extension properties. Contact support",
     2029: "Method is missing in the workflow's extension properties. Contact support",
     2030: "File upload to the file service failed. Contact support",
+    # The customer API's codes (docs/CAPILLARY_API.md §10), as documented.
+    8013: "Lookup, Invalid identifier passed",
+    8015: "Customer not found for the given identifiers",
 }
 
 

@@ -36,7 +36,9 @@ from flask import Response, jsonify
 from sandbox.errors import CODES, error_response
 
 TRANSPORT_KEY = "sandbox.transport"
-ENDPOINTS = ("create", "approve", "get", "list", "any")
+ENDPOINTS = ("create", "approve", "get", "list", "lookup", "statuslog", "any")
+# The customer API's endpoints (sandbox/customers.py): only faults queued for them by name hit them.
+CUSTOMER_ENDPOINTS = frozenset({"lookup", "statuslog"})
 HUGE_BYTES = 30 * 1024 * 1024
 
 def N_(text: str) -> str:  # noqa: N802 - the usual name of the gettext no-op marker
@@ -93,10 +95,15 @@ PRESETS = {
     "code-2028": N_("Code 2028: path missing in the workflow's extension properties."),
     "code-2029": N_("Code 2029: method missing in the workflow's extension properties."),
     "code-2030": N_("Code 2030: the upload to the file service failed."),
+    # The customer API's codes (§10), queued for the look-up.
+    "code-8015": N_("Code 8015: no customer has this identifier (customer look-up)."),
+    "code-8013": N_("Code 8013: the identifier is invalid (customer look-up)."),
 }
 FAULT_KINDS = tuple(PRESETS)
 # Faults that change how the next approved task runs instead of answering the call.
 TASK_FAULTS = frozenset({"failed-744"})
+# The customer API's codes (§10): meant for the look-up, not Capillary's request-workflow codes.
+CUSTOMER_FAULTS = frozenset({"code-8015", "code-8013"})
 CODE_PREFIX = "code-"
 
 _STATUS_MESSAGES = {

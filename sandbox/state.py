@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sandbox import workflow
-from sandbox.faults import ENDPOINTS, FAULT_KINDS, TASK_FAULTS
+from sandbox.faults import CUSTOMER_ENDPOINTS, ENDPOINTS, FAULT_KINDS, TASK_FAULTS
 
 CALL_LOG_SIZE = 500
 # The "other maker" of seeded requests, as if raised in Capillary's own UI.
@@ -29,7 +29,21 @@ DEFAULT_ENTITY_INFO = {"tillId": "50682289", "storeId": "50682288", "zoneId": "5
 
 
 def _customer(cid: int, name: str, status: str, label: str, **identifiers: str) -> dict:
-    return {"id": cid, "name": name, "status": status, "label": label, "identifiers": identifiers}
+    # The profile fields the customer look-up answers (docs/CAPILLARY_API.md §10); the status
+    # log starts with the registration (Active) and, for a customer not Active, their change.
+    since = f"20{cid % 100 + 10:02d}-0{cid % 9 + 1}-1{cid % 10}T10:15:00Z"
+    log = [workflow.status_entry(cid, "Active", "Active", "Registered", since, active=label == "Active")]
+    if label != "Active":
+        log.append(workflow.status_entry(cid, label, status, "Changed in Capillary", later_text(since), active=True))
+    return {"id": cid, "name": name, "status": status, "label": label, "identifiers": identifiers,
+            "memberSince": since, "tier": "Gold" if cid % 2 else "Silver", "loyaltyType": "loyalty",
+            "statusLog": log}
+
+
+def later_text(since: str) -> str:
+    """A day after ``since`` (an ISO time with Z), for the seeded second status entry."""
+    moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    return moment.replace(day=min(moment.day + 1, 28)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 DEFAULT_CUSTOMERS = (
@@ -89,6 +103,7 @@ class SandboxState:
             self._settings = dict(self._defaults)
             self._faults: list[_Fault] = []
             self._calls: deque[dict] = deque(maxlen=CALL_LOG_SIZE)
+            self._customer_calls: deque[dict] = deque(maxlen=CALL_LOG_SIZE)
             self._created_count = 0
             self._seq = 0
             self._oauth_tokens: dict[str, float] = {}  # token -> expiry (time.monotonic())
@@ -152,6 +167,29 @@ class SandboxState:
         with self._lock:
             return copy.deepcopy(self._customers)
 
+    def find_customer(self, identifier_name: str, identifier_value: str) -> dict | None:
+        """Return a copy of the customer holding that identifier, or None."""
+        with self._lock:
+            found = workflow.find_customer(self._customers, identifier_name, identifier_value)
+            return copy.deepcopy(found) if found is not None else None
+
+    def customer_by_id(self, customer_id: int) -> dict | None:
+        """Return a copy of the customer with that id, or None."""
+        with self._lock:
+            found = next((c for c in self._customers if c["id"] == customer_id), None)
+            return copy.deepcopy(found) if found is not None else None
+
+    def record_customer_call(self, call: dict) -> None:
+        """Log one customer API call (kept apart from the gateway's call log)."""
+        with self._lock:
+            self._customer_calls.append(copy.deepcopy(call))
+
+    @property
+    def customer_calls(self) -> list[dict]:
+        """The last 500 customer API calls (look-up, status log), oldest first."""
+        with self._lock:
+            return copy.deepcopy(list(self._customer_calls))
+
     # -- faults ----------------------------------------------------------------------------
 
     def inject_fault(self, kind: object, count: object = 1, endpoint: object = "any") -> None:
@@ -189,7 +227,8 @@ class SandboxState:
             for fault in self._faults:
                 if not task_faults and fault.kind in TASK_FAULTS:
                     continue
-                if fault.endpoint in (endpoint, "any"):
+                # "any" means any request-workflow call: the customer API takes only its own faults.
+                if fault.endpoint == endpoint or (fault.endpoint == "any" and endpoint not in CUSTOMER_ENDPOINTS):
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)

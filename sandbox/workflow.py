@@ -316,7 +316,41 @@ def _apply_status_change(task: dict, customers: list[dict]) -> tuple[int | str, 
         return DELETION_NOT_ALLOWED
     customer["label"] = label
     customer["status"] = status
+    append_status(customer, str(label), status, _text(body.get("reason")))
     return None
+
+
+# The API spelling of the platform statuses: ACTIVE, SUSPENDED and DELETED are documented; the
+# others are not (§10), so the sandbox's choice is upper case with underscores.
+def api_status(status: str) -> str:
+    """``Fraud suspected`` -> ``FRAUD_SUSPECTED``."""
+    return status.upper().replace(" ", "_")
+
+
+def status_entry(customer_id: int, label: str, status: str, reason: str, created_on: str, *,
+                 active: bool, prev_label: str | None = None) -> dict:
+    """One status-log entry, shaped like the documented example (§10)."""
+    entry = {"createdByUser": "sandbox.till", "reason": reason, "createdBy": 75155291, "actions": [],
+             "autoUpdateTime": created_on[:10], "createdOn": created_on, "entityId": customer_id,
+             "isActive": active, "label": label, "status": api_status(status)}
+    if prev_label is not None:
+        entry["prevLabel"] = prev_label
+    return entry
+
+
+def append_status(customer: dict, label: str, status: str, reason: str) -> None:
+    """Append an applied change to the customer's status log: the new entry active, the rest not."""
+    log = customer.setdefault("statusLog", [])
+    previous = next((e["label"] for e in reversed(log) if e.get("isActive")), None)
+    for entry in log:
+        entry["isActive"] = False
+    created_on = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    log.append(status_entry(customer["id"], label, status, reason[:50], created_on, active=True,
+                            prev_label=previous))
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _output_headers(status_code: str, org_id: str, till: str, *, ok: bool) -> dict:

@@ -49,3 +49,27 @@ def test_real_mode_starts_with_complete_settings(tmp_path):
 def test_bad_numbers_are_reported(tmp_path):
     with pytest.raises(SystemExit, match="CAP_READ_TIMEOUT"):
         make_app(tmp_path, {"CAP_READ_TIMEOUT": "soon"})
+
+
+def test_customer_settings_have_safe_defaults_and_are_checked(tmp_path):
+    from gateway_setup import _customer_client  # noqa: F401 - the client is built from these
+
+    app = make_app(tmp_path)
+    assert app.config["CAP_CUSTOMER_LOOKUP"] is True
+    assert app.config["CAP_ALLOW_UNKNOWN_CUSTOMER"] is False
+    assert 0 < app.config["CAP_CUSTOMER_CACHE_SECONDS"] <= 60
+    with pytest.raises(SystemExit, match="CAP_CUSTOMER_CACHE_SECONDS"):
+        make_app(tmp_path, {"CAP_CUSTOMER_CACHE_SECONDS": "120"})
+    with pytest.raises(SystemExit, match="CAP_CUSTOMER_LOOKUP"):
+        make_app(tmp_path, {"CAP_CUSTOMER_LOOKUP": "maybe"})
+    with pytest.raises(SystemExit, match="CAP_CUSTOMER_API_URL"):
+        make_app(tmp_path, {"CAP_CUSTOMER_API_URL": "eu.api.capillarytech.com"})
+
+
+def test_the_customer_api_defaults_to_the_intouch_host(tmp_path):
+    app = make_app(tmp_path, REAL)
+    assert app.extensions["customer_client"].transport.base_url == REAL["CAP_INTOUCH_HOST"]
+    app = make_app(tmp_path, {**REAL, "CAP_CUSTOMER_API_URL": "https://customers.example.com/",
+                              "CAP_CUSTOMER_LOOKUP": "off"})
+    assert app.extensions["customer_client"].transport.base_url == "https://customers.example.com"
+    assert app.config["CAP_CUSTOMER_LOOKUP"] is False

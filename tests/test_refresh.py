@@ -35,8 +35,9 @@ def test_status_page_follows_the_request_to_approved_with_a_timeline(app, client
 
     found = record(app, pk)
     assert found.state == "approved"
-    assert [e.state for e in found.events] == ["sending", "AdminTask", "approved"]
-    assert "Fraud pattern confirmed by the store" in found.events[-1].note
+    # The last event: verified in Capillary after approval (services/lifecycle/verification.py).
+    assert [e.state for e in found.events] == ["sending", "AdminTask", "approved", "approved"]
+    assert "Fraud pattern confirmed by the store" in found.events[2].note
     assert "Checker's decision" in html and "Approved" in html
     assert "Fraud pattern confirmed by the store" in html
     assert "Capillary changed the customer&#39;s status." in html
@@ -60,6 +61,8 @@ def test_rejected_request_shows_the_checkers_message(app, client, sandbox, valid
     ("919812345674", "UPDATECUSTOMERSTATUS_1032", "deleted or pending deletion"),
 ])
 def test_failed_after_approval_is_explained_in_words(app, client, sandbox, valid_form, identifier, code, words):
+    # The look-up could not say "not found" before (it failed), so the request went through.
+    sandbox.inject_fault("500", endpoint="lookup")
     pk = submit(client, {**valid_form, "identifierValue": "+" + identifier})
     decide_in_capillary(sandbox, record(app, pk).request_id, "approved", "ok")
     allow_next_poll(app, pk)

@@ -66,10 +66,11 @@ def new_record(change: StatusChange, submission_key: str, payload: dict) -> Trac
     return record
 
 
-def submit(change: StatusChange, submission_key: str, *, actor: User | None,
+def submit(change: StatusChange, submission_key: str, *, actor: User | None, stored_note: str | None = None,
            **record_fields) -> tuple[TrackedRequest, bool]:
     """Store and send one status change.
 
+    :param stored_note: the note of the first timeline event instead of the usual one.
     :param actor: the person submitting (None: nobody in particular, e.g. a script). The record
         remembers them, their own Capillary token is used, and the audit event is committed
         together with the record.
@@ -86,6 +87,8 @@ def submit(change: StatusChange, submission_key: str, *, actor: User | None,
     record.submitted_by = actor.name if actor is not None else None
     for name, value in record_fields.items():
         setattr(record, name, value)
+    if stored_note:  # e.g. with the customer's status read before sending (services/lifecycle/verification.py)
+        record.events[0].note = stored_note
     db.session.add(record)
     try:
         db.session.flush()  # gives the id the audit event names

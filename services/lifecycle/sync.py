@@ -33,7 +33,7 @@ from gateway.errors import GatewayError, RateLimited
 from gateway.payload import REQUEST_TYPE
 from gateway.types import TERMINAL_STATES, RequestInfo
 from models import SENDING, UNKNOWN, TrackedRequest, utcnow
-from services.lifecycle import reconcile
+from services.lifecycle import reconcile, verification
 from services.lifecycle.adoption import import_unseen, tracked_by_request_id
 from services.lifecycle.refresh import FINAL_STATES, forgotten_by_sandbox
 from services.lifecycle.updates import RecordGone, apply_update
@@ -57,6 +57,7 @@ class SyncSummary:
     adopted: int = 0
     not_created: int = 0
     ambiguous: int = 0
+    verified: int = 0  # approved requests whose customer status log now shows the change (§10)
     steps_ok: int = 0
     failures: list[str] = field(default_factory=list)
     # Set by a 429: the rest of the run makes no more calls (the next run comes after the wait).
@@ -87,7 +88,7 @@ class SyncSummary:
             f"sync: {self.pages} page(s), {self.listed} request(s) listed; {self.updated} updated, "
             f"{self.imported} imported, {self.fetched_one_by_one} fetched one by one; reconciled: "
             f"{self.adopted} found, {self.not_created} not created, {self.ambiguous} with several matches; "
-            f"{len(self.failures)} failure(s)"
+            f"{self.verified} verified in Capillary; {len(self.failures)} failure(s)"
         )
         if self.failures:
             text += " - " + " | ".join(self.failures[:3]) + (" | …" if len(self.failures) > 3 else "")
@@ -125,6 +126,7 @@ def sync_requests(*, page_size: int | None = None, lookback_days: int | None = N
 
     _apply_listed(listed, summary)
     _fetch_leftovers([r for r in moved_on if r.request_id not in listed], summary)
+    summary.verified = verification.verify_pending()
     log.info(summary.line())
     return summary
 

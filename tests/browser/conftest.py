@@ -43,6 +43,10 @@ def server_dir(tmp_path_factory):
 
 
 def _app_environment(server_dir, name: str, **settings: str) -> dict[str, str]:
+    # The shared servers submit the same customer test after test, so the review page's duplicate
+    # check would ask for a tick every time: the customer look-up is on only where a test says so
+    # (tests/browser/test_browser_customer.py runs a server of its own with it on).
+    settings.setdefault("CAP_CUSTOMER_LOOKUP", "off")
     return base_environment(
         DATABASE_URL=f"sqlite:///{server_dir / (name + '.sqlite3')}",
         SECRET_KEY=secrets.token_urlsafe(32),

@@ -13,6 +13,7 @@ from flask import Blueprint
 from views.requests import form, history, mine, status
 
 bp = Blueprint("requests", __name__)
+bp.app_context_processor(form.customer_helpers)
 
 bp.get("/")(form.index)
 bp.get("/requests/new")(form.new)

@@ -15,7 +15,8 @@ from extensions import db
 from gateway.errors import GatewayError
 from models import NOT_CREATED, Decision, TrackedRequest, User
 from models.users import TokenState
-from services.lifecycle import reconcile
+from services import customers
+from services.lifecycle import reconcile, verification
 from services.lifecycle.refresh import is_live, refresh
 from services.lifecycle.submission import resend, resent_as
 from services.lifecycle.wording import describe, failure_text, outcome_of
@@ -83,7 +84,11 @@ def show(pk: int):
     """
     record = viewable_record(pk)
     refresh(record)
-    return render_template("requests/show.html", payload_json=pretty_json(record.payload), **status_context(record))
+    verification.verify(record)  # once approved: does the status log show the change? (§10)
+    card = customers.card(record.identifier_name, record.identifier_value, record.source or "INSTORE",
+                          record.account_id or "", exclude_pk=record.id)
+    return render_template("requests/show.html", payload_json=pretty_json(record.payload), card=card,
+                           **status_context(record))
 
 
 @passive  # a background poll: the idle timeout must not count it as the person being active
@@ -91,6 +96,7 @@ def live(pk: int):
     """Return the status fragment (state, outcome, timeline), refreshed if due; polled by status.js."""
     record = viewable_record(pk)
     refresh(record)
+    verification.verify(record)
     response = current_app.make_response(render_template("requests/_live.html", **status_context(record)))
     response.headers["Cache-Control"] = "no-store"
     return response
