@@ -332,12 +332,14 @@ def approvals_confirm(page: Page, env) -> None:
 
 @recipe("status-rejected-by-checker", user="checker")
 def status_rejected_by_checker(page: Page, env) -> None:
-    """A status page after the checker rejected the request here (flash message, decision)."""
+    """A status page after the checker rejected the request here (its decision, in the list)."""
     number = _waiting_request(page, env)
     page.goto(f"/approvals/{number}?decision=rejected")
     page.get_by_label("Message").fill("Not enough evidence.")
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Yes, reject it").click()
+    expect(page.locator(".flashes")).to_contain_text(f"Request {number}: Rejected.")  # approve-and-next
+    page.goto(f"/requests/{number}")
     _badge(page, "Rejected")
 
 

@@ -60,6 +60,10 @@ def test_queue_keys_move_and_open_and_can_be_turned_off(new_page):
     checker.locator("body").press("j")
     first_row = checker.locator("tr[data-queue-row]").first
     expect(first_row).to_have_class(re.compile("is-current"))
+    checker.keyboard.press("x")  # ticks the row for one decision on many
+    expect(first_row.locator("input[name=pk]")).to_be_checked()
+    checker.keyboard.press("x")
+    expect(first_row.locator("input[name=pk]")).not_to_be_checked()
     checker.keyboard.press("a")
     checker.wait_for_url(re.compile(r"/approvals/\d+\?decision=approved$"))
     expect(checker.get_by_label("Approve: Capillary then changes the customer's status")).to_be_checked()

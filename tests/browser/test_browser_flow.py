@@ -255,6 +255,8 @@ def test_a_checker_approves_and_the_makers_page_updates_by_itself(new_page):
     expect(checker.get_by_role("heading", level=1)).to_have_text(f"Approve request {number}?")
     expect(checker.locator("main")).to_contain_text("to Suspended as soon as you confirm")
     checker.get_by_role("button", name="Yes, approve it").click()
+    expect(checker.locator(".flashes")).to_contain_text(f"Request {number}: Approved.")  # on to the next one
+    checker.goto(f"/requests/{number}")
     expect(checker.locator("#state-heading .badge")).to_have_text("Approved")
 
     # The maker's page, left alone, follows: new badge, an announcement, a new title.

@@ -67,6 +67,8 @@ def test_sign_in_submit_approve_and_a_bulk_file_through_nginx_over_https(new_con
     checker.get_by_label("Message").fill("Approved through nginx.")
     checker.get_by_role("button", name="Continue").click()
     checker.get_by_role("button", name="Yes, approve it").click()
+    expect(checker.locator(".flashes")).to_contain_text(f"Request {number}: Approved.")  # on to the next one
+    checker.goto(f"/requests/{number}")
     expect(checker.locator("#state-heading .badge")).to_have_text("Approved")
 
     agent_page.goto("/bulk")
