@@ -277,6 +277,8 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         "CAP_PROXY_FIX": _proxy_fix(env.get("CAP_PROXY_FIX", "")),
         "CAP_LOGIN_RATE_LIMIT": _rate_limit(env, "CAP_LOGIN_RATE_LIMIT", "10 per minute;100 per hour"),
         "CAP_LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(env, "CAP_LOGIN_ACCOUNT_RATE_LIMIT", "5 per minute;20 per hour"),
+        # Failed attempts at one account from every address together: the ASVS 2.2.1 ceiling.
+        "CAP_LOGIN_ACCOUNT_ANYWHERE_LIMIT": _rate_limit(env, "CAP_LOGIN_ACCOUNT_ANYWHERE_LIMIT", "100 per hour"),
         "LOG_FORMAT": get("LOG_FORMAT", "text").lower(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
         # Background jobs: RQ on this Redis when set, else an in-process worker thread.
@@ -381,4 +383,6 @@ def server_settings(root: Path, environ: dict | None = None) -> dict:
         "threads": _int(env, "GUNICORN_THREADS", 4),
         "timeout": _int(env, "GUNICORN_TIMEOUT", 30),
         "graceful_timeout": _int(env, "GUNICORN_GRACEFUL_TIMEOUT", 30),
+        # Without Redis each worker counts sign-in attempts on its own (gunicorn.conf.py warns).
+        "redis_url": (env.get("REDIS_URL") or "").strip(),
     }
