@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +31,6 @@ SANDBOX_DEFAULTS = {
     "CAP_INTOUCH_HOST": "https://sandbox.api.capillarytech.invalid",
     "CAP_INTOUCH_USERNAME": "sandbox.till",
     "CAP_INTOUCH_PASSWORD": "sandbox-till-password",
-    "SECRET_KEY": "sandbox-only-secret-key-not-for-real-use",
     # A fixed Fernet key so the training sandbox's stored tokens survive restarts; never real.
     "CAP_TOKEN_KEY": "UiTts56cKbRheuFgKONStJ1b8foA01RVD8zwV34rLec=",
 }
@@ -48,6 +48,31 @@ SECRET_SETTINGS = (
     "CAP_METRICS_TOKEN",
     "SENTRY_DSN",
 )
+
+
+SANDBOX_KEY_FILE = "sandbox-secret-key"
+
+
+def sandbox_secret_key(instance_path: Path) -> str:
+    """Return the sandbox's session key, made at random on first start and kept in ``instance_path``.
+
+    Written readable by its owner only (0600) and put in place by one atomic link, so gunicorn
+    workers starting together all read the same whole key.
+    """
+    path = instance_path / SANDBOX_KEY_FILE
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        draft = instance_path / f".{SANDBOX_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 class ConfigError(RuntimeError):
@@ -253,7 +278,9 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         "BABEL_DEFAULT_TIMEZONE": _time_zone(env, "CAP_DEFAULT_TIMEZONE"),
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'capillary_requests.sqlite3'}",
-        "SECRET_KEY": get("SECRET_KEY"),
+        # The sandbox signs sessions with a random key of its own instance folder: a fixed key
+        # would let anyone who reads this file forge a session cookie for any user id.
+        "SECRET_KEY": get("SECRET_KEY") or (sandbox_secret_key(instance_path) if sandbox else ""),
         # People and secrets: per-user token encryption, sessions, sign-in limits, logs.
         "CAP_TOKEN_KEY": get("CAP_TOKEN_KEY"),
         "CAP_IDLE_TIMEOUT_MINUTES": _int(env, "CAP_IDLE_TIMEOUT_MINUTES", 30),
@@ -262,6 +289,8 @@ def load_settings(root: Path, instance_path: Path, environ: dict | None = None) 
         "CAP_PROXY_FIX": _proxy_fix(env.get("CAP_PROXY_FIX", "")),
         "CAP_LOGIN_RATE_LIMIT": _rate_limit(env, "CAP_LOGIN_RATE_LIMIT", "10 per minute;100 per hour"),
         "CAP_LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit(env, "CAP_LOGIN_ACCOUNT_RATE_LIMIT", "5 per minute;20 per hour"),
+        # Failed attempts at one account from every address together: the ASVS 2.2.1 ceiling.
+        "CAP_LOGIN_ACCOUNT_ANYWHERE_LIMIT": _rate_limit(env, "CAP_LOGIN_ACCOUNT_ANYWHERE_LIMIT", "100 per hour"),
         "LOG_FORMAT": get("LOG_FORMAT", "text").lower(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
         # Background jobs: RQ on this Redis when set, else an in-process worker thread.
@@ -387,4 +416,6 @@ def server_settings(root: Path, environ: dict | None = None) -> dict:
         "threads": _int(env, "GUNICORN_THREADS", 4),
         "timeout": _int(env, "GUNICORN_TIMEOUT", 30),
         "graceful_timeout": _int(env, "GUNICORN_GRACEFUL_TIMEOUT", 30),
+        # Without Redis each worker counts sign-in attempts on its own (gunicorn.conf.py warns).
+        "redis_url": (env.get("REDIS_URL") or "").strip(),
     }

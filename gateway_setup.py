@@ -84,7 +84,8 @@ def _gateway_auth(config, token_url: str, token_session: requests.Session | None
     if config["CAP_GATEWAY_AUTH"] == "oauth":
         timeout = (config["CAP_CONNECT_TIMEOUT"], config["CAP_READ_TIMEOUT"])
         return GatewayOAuth(token_url, config["CAP_OAUTH_KEY"], config["CAP_OAUTH_SECRET"], timeout,
-                            header_name=config["CAP_OAUTH_HEADER"], session=token_session)
+                            header_name=config["CAP_OAUTH_HEADER"], session=token_session,
+                            deadline=config["CAP_CALL_DEADLINE"])
     return None
 
 

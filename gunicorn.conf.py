@@ -58,6 +58,15 @@ def on_starting(server):
             path.unlink(missing_ok=True)
 
 
+def when_ready(server):
+    """Say at start-up what the sign-in limits mean when the workers cannot share their counts."""
+    if workers > 1 and not _settings["redis_url"]:
+        server.log.warning(
+            "Sign-in limits are counted by each of the %d workers on its own (no REDIS_URL): an address "
+            "or account gets up to %d times CAP_LOGIN_RATE_LIMIT and the account limits. Set REDIS_URL "
+            "to share the counts.", workers, workers)
+
+
 def child_exit(server, worker):
     """A worker exited (HUP, crash, max requests): its live gauges no longer count."""
     from prometheus_client import multiprocess

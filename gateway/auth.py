@@ -6,14 +6,16 @@ Both are :class:`requests.auth.AuthBase` objects, so ``requests`` applies them t
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import requests
 from requests.auth import AuthBase
 
-from gateway.errors import GatewayCredentialsRejected, GatewayError, UnreadableResponse
+from gateway.errors import GatewayCredentialsRejected, GatewayError, GatewayTimeout, UnreadableResponse
 from gateway.payload import intouch_basic_authorization
+from gateway.transport import bounded_timeout, read_body
 
 # What a page shows instead of a credential's value.
 MASKED = "••••••"
@@ -43,8 +45,10 @@ class GatewayOAuth(AuthBase):
     EARLY_SECONDS = 30
 
     def __init__(self, token_url: str, key: str, secret: str, timeout: tuple[float, float], *,
-                 header_name: str = "X-CAP-API-OAUTH-TOKEN", session: requests.Session | None = None):
+                 header_name: str = "X-CAP-API-OAUTH-TOKEN", session: requests.Session | None = None,
+                 deadline: float | None = None):
         self._url, self._key, self._secret, self._timeout = token_url, key, secret, timeout
+        self._deadline = deadline  # seconds the whole token call may take (gateway/transport.py)
         self.header_name = header_name
         self._session = session or requests.Session()
         self._token: str | None = None
@@ -69,12 +73,15 @@ class GatewayOAuth(AuthBase):
             self._token, self._expires_at = None, 0.0
 
     def _fetch(self) -> tuple[str, float]:
+        timeout, deadline = bounded_timeout(self._timeout, self._deadline)
         try:
             # Never follow a redirect: it would carry the key and secret to another address.
             response = self._session.post(self._url, json={"key": self._key, "secret": self._secret},
-                                          timeout=self._timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise GatewayError("Could not get an OAuth token from Capillary.") from exc
+                                          timeout=timeout, allow_redirects=False, stream=True)
+            raw = read_body(response, "Capillary's OAuth token URL", deadline, timeout[1])
+        except (requests.RequestException, GatewayTimeout) as exc:
+            # Before any gateway call: nothing was sent, whatever the token URL did.
+            raise GatewayError("Could not get an OAuth token from Capillary.", detail=str(exc)) from exc
         if response.status_code in (401, 403):
             raise GatewayCredentialsRejected("Capillary refused the OAuth key and secret (CAP_OAUTH_KEY, "
                                              "CAP_OAUTH_SECRET).", status=response.status_code)
@@ -86,7 +93,7 @@ class GatewayOAuth(AuthBase):
                 "followed with the key and secret. Check CAP_OAUTH_TOKEN_URL (or CAP_INTOUCH_HOST).",
                 status=response.status_code)
         try:
-            data = response.json()["data"]
+            data = json.loads(raw)["data"]
             return str(data["accessToken"]), float(data.get("ttlSeconds") or 300)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise UnreadableResponse("Capillary's OAuth token answer could not be read.") from exc

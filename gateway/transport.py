@@ -119,12 +119,7 @@ class Transport:
         """
         service = self.service
         started = time.perf_counter()
-        timeout = self.timeout
-        deadline = None
-        if self.deadline is not None:
-            # No single wait may outlast the deadline; the body is then read against the clock.
-            deadline = time.monotonic() + self.deadline
-            timeout = (min(timeout[0], self.deadline), min(timeout[1], self.deadline))
+        timeout, deadline = bounded_timeout(self.timeout, self.deadline)
         try:
             response = self.session().request(
                 method,
@@ -137,7 +132,7 @@ class Transport:
                 stream=True,
                 allow_redirects=False,
             )
-            raw = _read_body(response, service, deadline, timeout[1])
+            raw = read_body(response, service, deadline, timeout[1])
         except requests.ConnectTimeout as exc:
             raise errors.GatewayUnreachable(f"{service} did not accept the connection in time.",
                                             detail=str(exc)) from exc
@@ -162,8 +157,19 @@ class Transport:
         return Answer(response.status_code, response.headers, raw)
 
 
-def _read_body(response: requests.Response, service: str, deadline: float | None = None,
-               read_timeout: float | None = None) -> bytes:
+def bounded_timeout(timeout: tuple[float, float], seconds: float | None) -> tuple[tuple[float, float], float | None]:
+    """Return the ``(connect, read)`` timeout no longer than ``seconds``, and the call's deadline.
+
+    The deadline is a ``time.monotonic()`` value (None without ``seconds``): no single wait may
+    outlast it, and the body is then read against the clock (:func:`read_body`).
+    """
+    if seconds is None:
+        return timeout, None
+    return (min(timeout[0], seconds), min(timeout[1], seconds)), time.monotonic() + seconds
+
+
+def read_body(response: requests.Response, service: str, deadline: float | None = None,
+              read_timeout: float | None = None) -> bytes:
     """Read at most MAX_BODY_BYTES, all of it before ``deadline`` (a ``time.monotonic()`` value)."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:

@@ -361,15 +361,59 @@ def test_failed_attempts_are_limited_per_account(tmp_path):
     app = make_app(tmp_path, {"CAP_LOGIN_RATE_LIMIT": "100 per minute", "CAP_LOGIN_ACCOUNT_RATE_LIMIT": "3 per minute"})
     client = app.test_client()
     assert client.post("/login", data={"username": "checker", "password": "second-pair-of-eyes"}).status_code == 303
-    for n in range(3):  # successes do not count; failures do, from any address
+    for _ in range(3):  # successes do not count; failures do
         response = client.post("/login", data={"username": "agent", "password": "guess-number-1"},
-                               environ_base={"REMOTE_ADDR": f"10.0.0.{n}"})
+                               environ_base={"REMOTE_ADDR": "10.0.0.1"})
         assert response.status_code == 401
-    locked = client.post("/login", data={"username": "agent", "password": "help-desk-sandbox"},
-                         environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    locked = client.post("/login", data={"username": "agent", "password": "guess-number-2"},
+                         environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert locked.status_code == 429
-    other = client.post("/login", data={"username": "maker", "password": "till-and-counter"})
+    other = client.post("/login", data={"username": "maker", "password": "till-and-counter"},
+                        environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert other.status_code == 303  # other accounts are unaffected
+
+
+def test_nobody_can_lock_an_account_out_from_elsewhere(tmp_path):
+    """Security finding 8 of issue 11: failures from one address locked the account everywhere."""
+    app = make_app(tmp_path, {"CAP_LOGIN_RATE_LIMIT": "100 per minute", "CAP_LOGIN_ACCOUNT_RATE_LIMIT": "3 per minute"})
+    client = app.test_client()
+    for _ in range(5):  # a stranger fails on purpose
+        client.post("/login", data={"username": "agent", "password": "guess-number-1"},
+                    environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    stranger = client.post("/login", data={"username": "agent", "password": "help-desk-sandbox"},
+                           environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert stranger.status_code == 429  # the stranger's address is held back, even with the password
+    owner = app.test_client().post("/login", data={"username": "agent", "password": "help-desk-sandbox"},
+                                   environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    assert owner.status_code == 303  # the owner, at their own till, signs in
+
+
+def test_failed_attempts_at_one_account_from_every_address_have_a_ceiling(tmp_path):
+    app = make_app(tmp_path, {"CAP_LOGIN_RATE_LIMIT": "100 per minute",
+                              "CAP_LOGIN_ACCOUNT_RATE_LIMIT": "100 per minute",
+                              "CAP_LOGIN_ACCOUNT_ANYWHERE_LIMIT": "4 per minute"})
+    client = app.test_client()
+    for n in range(4):
+        response = client.post("/login", data={"username": "agent", "password": "guess-number-1"},
+                               environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
+        assert response.status_code == 401
+    blocked = client.post("/login", data={"username": "agent", "password": "guess-number-2"},
+                          environ_base={"REMOTE_ADDR": "10.0.1.99"})
+    assert blocked.status_code == 429
+
+
+def test_gunicorn_warns_that_limits_multiply_without_redis(tmp_path):
+    """README says it; gunicorn.conf.py says it at start-up, naming the worker count."""
+    from tests.browser.servers import base_environment
+    from tests.deploy_servers import GunicornProcess
+
+    env = base_environment(DATABASE_URL=f"sqlite:///{tmp_path / 'limits.sqlite3'}", CAP_GATEWAY_URL="sandbox",
+                           CAP_SYNC_INTERVAL_SECONDS="0")
+    server = GunicornProcess("gunicorn-limits", env, tmp_path, workers=2, threads=1)
+    server.flask("db", "upgrade")
+    server.start()
+    server.stop()
+    assert "Sign-in limits are counted by each of the 2 workers on its own (no REDIS_URL)" in server.log()
 
 
 @pytest.mark.redis

@@ -26,7 +26,9 @@ SHOWN = ("9123456780", "Another store&#39;s secret reason", "60000002")
 
 @pytest.fixture
 def app(tmp_path):
-    return make_app(tmp_path)
+    # The other store's customer is not in the sandbox's directory: the look-up (issue 14) is not
+    # what these tests are about, so it is off.
+    return make_app(tmp_path, {"CAP_CUSTOMER_LOOKUP": "off"})
 
 
 def _other_stores_request(app) -> int:

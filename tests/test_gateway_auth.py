@@ -260,3 +260,20 @@ def test_the_oauth_token_fetch_never_follows_a_redirect(tmp_path):
     assert elsewhere == []  # the second server received nothing
     assert caught.value.kind == "gateway_credentials" and caught.value.status == 307
     assert "CAP_OAUTH_TOKEN_URL" in caught.value.message and OAUTH_SECRET not in caught.value.message
+
+
+def test_a_trickling_token_answer_ends_at_the_deadline_and_nothing_is_sent():
+    """Security finding 2, for the token call too: a token URL sending a byte at a time cannot hold a thread."""
+    import json
+
+    from tests.wire_faults import serve_trickle
+
+    body = json.dumps({"data": {"accessToken": "t" * 200, "ttlSeconds": 300}}).encode()
+    with serve_trickle(0.05, body) as (token_url, sent):
+        auth = GatewayOAuth(token_url + "/v3/oauth/token/generate", OAUTH_KEY, OAUTH_SECRET, (5.0, 2.0),
+                            deadline=1.0)
+        with pytest.raises(errors.GatewayError) as caught:
+            auth.token()
+    assert type(caught.value) is errors.GatewayError and not caught.value.may_exist  # no call was made
+    assert "OAuth token" in caught.value.message
+    assert len(sent) == 1 and sent[0] < len(body)  # hung up long before the whole answer

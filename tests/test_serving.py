@@ -45,7 +45,8 @@ def plain_http(browser: requests.Session, response: requests.Response) -> reques
 
 def test_server_settings_come_from_the_environment_and_bad_ones_are_named():
     assert server_settings(ROOT, {}) == {
-        "bind": "127.0.0.1:8000", "workers": 2, "threads": 4, "timeout": 30, "graceful_timeout": 30}
+        "bind": "127.0.0.1:8000", "workers": 2, "threads": 4, "timeout": 30, "graceful_timeout": 30,
+        "redis_url": ""}
     assert server_settings(ROOT, {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "8",
                                   "GUNICORN_BIND": "0.0.0.0:9000"})["workers"] == 3
     with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):

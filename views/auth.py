@@ -38,8 +38,18 @@ bp = Blueprint("auth", __name__)
 
 
 
+def _username() -> str:
+    return (request.form.get("username") or "").strip().lower()[:64]
+
+
 def _account_key() -> str:
-    return "account:" + (request.form.get("username") or "").strip().lower()[:64]
+    # Failed attempts at one account *from one address*: a stranger elsewhere who knows a
+    # username cannot lock its owner out by failing on purpose.
+    return f"account:{get_remote_address()}:{_username()}"
+
+
+def _anywhere_key() -> str:
+    return "account-anywhere:" + _username()
 
 
 def _too_many_message() -> str:
@@ -52,6 +62,10 @@ def _too_many_message() -> str:
                key_func=get_remote_address, error_message=_too_many_message)
 @limiter.limit(lambda: current_app.config["CAP_LOGIN_ACCOUNT_RATE_LIMIT"], methods=["POST"],
                key_func=_account_key, error_message=_too_many_message,
+               deduct_when=lambda response: bool(g.get("sign_in_failed")))
+# The ceiling on failed attempts at one account from all addresses together (ASVS 2.2.1).
+@limiter.limit(lambda: current_app.config["CAP_LOGIN_ACCOUNT_ANYWHERE_LIMIT"], methods=["POST"],
+               key_func=_anywhere_key, error_message=_too_many_message,
                deduct_when=lambda response: bool(g.get("sign_in_failed")))
 def login():
     """Show the sign-in form; check a sign-in and start a new session."""
