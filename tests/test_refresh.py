@@ -161,7 +161,7 @@ def test_a_failed_refresh_keeps_the_last_state_and_says_why(app, client, sandbox
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Could not refresh:" in html
-    assert "internal error (500)" in html
+    assert "failed with an internal error" in html
     assert "Waiting for approval" in html
     assert record(app, pk).state == "AdminTask"
     # The next successful check clears the message.
@@ -194,10 +194,10 @@ def test_a_429_holds_further_checks_until_retry_after(app, client, sandbox, vali
 
 
 @pytest.mark.parametrize(("fault", "words"), [
-    ("timeout", "did not answer in time"),
+    ("timeout", "did not come in time"),
     ("401", "invalid or has expired"),
-    ("400-empty", "rejected the request (400)"),
-    ("unreadable", "not JSON"),
+    ("400-empty", "refused the request as it was sent"),
+    ("unreadable", "answer could not be read"),
 ])
 def test_refresh_failures_never_end_in_an_error_page(app, client, sandbox, valid_form, fault, words):
     pk = submit(client, valid_form)

@@ -74,7 +74,7 @@ def test_the_navigation_shows_only_what_the_role_opens(app):
     assert 'href="/admin/users"' in admin_page and 'href="/requests/new"' not in admin_page
     agent_page = signed_in_client(app, "agent").get("/profile").get_data(as_text=True)
     assert 'href="/requests/new"' in agent_page and 'href="/admin/users"' not in agent_page
-    assert "Signed in as" in agent_page and "(agent)" in agent_page
+    assert "Signed in as" in agent_page and "(support agent)" in agent_page
 
 
 def test_a_person_with_several_roles_has_all_of_them(app):

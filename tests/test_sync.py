@@ -8,6 +8,7 @@ from extensions import db
 from models import TrackedRequest
 from sandbox import create_app as create_sandbox
 from services.lifecycle.sync import sync_requests
+from services.lifecycle.wording import CODE_WORDS
 from tests.databases import database_url
 from tests.helpers import make_app
 from tests.lifecycle_helpers import calls, decide_in_capillary, real_mode_environ, record, records, submit
@@ -131,7 +132,8 @@ def test_open_records_missing_from_the_lists_are_fetched_one_by_one(app, client,
     assert summary.fetched_one_by_one == 0 and len(summary.failures) == 1
     assert "404" in summary.failures[0] and not summary.did_nothing
     found = record(app, pk)
-    assert found.state == "AdminTask" and "404" in found.refresh_error
+    # The sandbox answers code 2007: worded by it, translated when shown.
+    assert found.state == "AdminTask" and found.refresh_error == str(CODE_WORDS["2007"].what)
 
 
 def test_a_gateway_that_ignores_page_numbers_does_not_loop_forever(tmp_path):

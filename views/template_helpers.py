@@ -6,7 +6,8 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from i18n import format_datetime
-from services.lifecycle.wording import advice_for, describe
+from services.lifecycle.wording import advice_for, describe, identifier_words, note_words
+from views.access import role_list
 
 # How a gateway validation flag (true / false / missing) is shown.
 _CHECK_WORDS = {True: _l("Passed"), False: _l("Failed")}
@@ -20,5 +21,7 @@ def check_text(value) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the helpers on ``app``'s Jinja environment."""
-    app.jinja_env.globals.update(describe_state=describe, advice_for=advice_for, check_text=check_text)
+    app.jinja_env.globals.update(describe_state=describe, advice_for=advice_for, check_text=check_text,
+                                 role_list=role_list, identifier_words=identifier_words)
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["note_words"] = note_words

@@ -26,7 +26,7 @@ from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, D
 from services.lifecycle.adoption import import_unseen
 from services.lifecycle.refresh import refresh
 from services.lifecycle.updates import RecordGone, apply_update
-from services.lifecycle.wording import describe, failure_text, outcome_of
+from services.lifecycle.wording import describe, failure_text, outcome_of, what_happened
 from services.people import audit, identity
 from services.people.permissions import decision_refusal
 
@@ -73,7 +73,7 @@ def pending_page(page: int = 1, *, actor: User | None) -> PendingPage:
             sort_by="startDate", sort_order="desc", limit=PAGE_SIZE, page=base + page - 1,
         )
     except GatewayError as exc:
-        return _last_known(page, exc.message)
+        return _last_known(page, what_happened(exc.kind, exc.code))
     records, imported = import_unseen(listed.items)
     rows = []
     for info in listed.items:
@@ -233,7 +233,8 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
         return DecisionResult(
             "unknown",
             _("Could not confirm the decision: %(error)s It may have reached Capillary; the status "
-              "page checks and shows the outcome. Do not decide again until it does.", error=exc.message),
+              "page checks and shows the outcome. Do not decide again until it does.",
+              error=what_happened(exc.kind, exc.code)),
         )
     # Surely not applied: the claim is freed for another try (not after code 2002: see why_not_decidable).
     claim.status = DECISION_FAILED

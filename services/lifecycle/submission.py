@@ -194,7 +194,12 @@ def record_failure(record: TrackedRequest, exc: GatewayError) -> None:
     if identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}"):
         record.error_message += (" Your own Capillary token is now marked as rejected: set a new one "
                                  "on your profile page, then use Edit and retry.")
-    record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)
+    # The note is fixed words (translated when shown); the failure's facts are on the record.
+    if exc.may_exist:
+        record.record_state(UNKNOWN,
+                            N_("Sent, but no clear answer came back: the app checks Capillary's request list."))
+    else:
+        record.record_state(FAILED_TO_SUBMIT, N_("Capillary did not create the request."))
 
 
 # -- resending ------------------------------------------------------------------------------------

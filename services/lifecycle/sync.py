@@ -37,6 +37,7 @@ from services.lifecycle import reconcile
 from services.lifecycle.adoption import import_unseen, tracked_by_request_id
 from services.lifecycle.refresh import FINAL_STATES
 from services.lifecycle.updates import RecordGone, apply_update
+from services.lifecycle.wording import english_what
 from services.people import identity
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> N
         try:
             info = client.get_request(record.request_id, identity.reading_token(record.submitter))
         except GatewayError as exc:
-            record.refresh_error, record.refresh_error_at = exc.message, utcnow()
+            record.refresh_error, record.refresh_error_at = english_what(exc.kind, exc.code), utcnow()
             db.session.commit()
             summary.note_failure(f"request {record.id}: {exc.message}", exc)
             continue
