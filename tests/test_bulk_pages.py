@@ -106,7 +106,7 @@ def test_confirming_sends_each_valid_row_once_and_links_it_to_its_batch(app, cli
         assert {(r.submitted_by_id, r.submitted_by) for r in records} == {(agent.id, agent.display_name)}
         [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "bulk.confirmed")).all()
         assert (event.actor_id, event.target, event.detail) == (
-            agent.id, f"bulk file {batch_id}", "3 request(s) from changes.csv")
+            agent.id, f"bulk file {batch_id}", "3 requests from changes.csv")
         assert {r.request_id for r in records} == {c["request"]["requestId"] for c in sandbox.records()}
         batch = db.session.get(Batch, batch_id)
         assert batch.state == "done" and batch.finished_at is not None and batch.lease_owner is None
@@ -191,7 +191,7 @@ def test_a_file_without_a_valid_row_cannot_be_confirmed(app, client):
 
 @pytest.mark.parametrize(("data", "filename", "words"), [
     (b"PK\x03\x04rest-of-a-zip", "changes.xlsx", "This looks like an Excel workbook (.xlsx)"),
-    (b"tillId,storeId\r\n1,2\r\n", "changes.csv", "The header is missing the column(s) zoneId"),
+    (b"tillId,storeId\r\n1,2\r\n", "changes.csv", "The header is missing the columns zoneId"),
     ("tillId;storeId\r\nü\r\n".encode("cp1252"), "changes.csv", "The file is not UTF-8 text"),
 ])
 def test_a_bad_file_is_refused_with_the_reason_at_the_field(app, client, data, filename, words):

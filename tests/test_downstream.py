@@ -86,7 +86,7 @@ def test_the_documented_failed_shape_is_explained_on_the_status_page(app, client
     html = client.get(f"/requests/{pk}").get_data(as_text=True)
     saved = record(app, pk)
     assert saved.state == "failed"
-    assert "error 744: Reference number already exists" in html  # the v1.1 item's own message
+    assert "error 744 · <span class=\"break\">Reference number already exists" in html  # its own words, as data
     assert "Reference number already exists: Capillary already has a change with this reference." in html
     assert saved.downstream_request_id and saved.downstream_request_id in html  # the X-Cap-RequestID spelling
 

@@ -129,7 +129,7 @@ def test_a_maker_cannot_submit_for_another_store_even_by_editing_the_page(app, m
     review = maker_client.post("/requests/new", data={**VALID_FORM, **change})
     assert review.status_code == 422
     text = _text(review)
-    assert "You can only submit for your own store(s): 50682288" in text or "Store 50682288 is in" in text
+    assert "You can only submit for your own store: 50682288" in text or "Store 50682288 is in" in text
     created = _submit(maker_client, {**VALID_FORM, **change}, "f" * 32)
     assert created.status_code == 422
     assert sandbox.created_count == 0

@@ -135,7 +135,8 @@ def confirm(batch: Batch, *, actor: User | None) -> bool:
     ).rowcount
     if moved:
         audit.record("bulk.confirmed", actor=actor, target=f"bulk file {batch.id}",
-                     detail=f"{batch.valid_rows} request(s) from {batch.filename}"[:500])
+                     detail=(f"{batch.valid_rows} {'request' if batch.valid_rows == 1 else 'requests'} "
+                             f"from {batch.filename}")[:500])
     db.session.commit()
     db.session.refresh(batch)
     return moved == 1

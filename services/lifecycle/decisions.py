@@ -129,8 +129,8 @@ def why_not_decidable(record: TrackedRequest, *, actor: User | None) -> str | No
     if record.request_id is None:
         return _("This request has no Capillary request ID, so it cannot be decided.")
     if record.state != "AdminTask":
-        return _("This request is no longer waiting for approval: it is %(state)s.",
-                 state=describe(record.state).badge.lower())
+        return _("This request is no longer waiting for approval. Its state is now “%(state)s”.",
+                 state=describe(record.state).badge)
     if capillary_says_decided(record):
         return _("Capillary says this request was already decided by someone (code 2002), so it cannot be "
                  "decided again. Its decision shows on the request's page as soon as Capillary's answer "

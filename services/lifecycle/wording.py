@@ -138,14 +138,15 @@ class Outcome:
 
 
 def describe_error(code, message: str | None = None) -> str:
-    """Turn an Intouch error code (and Capillary's message) into plain words (the request's language)."""
+    """Turn an Intouch error code into plain words (the request's language).
+
+    A code without words of its own is not put in the sentence: the code and Capillary's
+    ``message`` show in the details for support (requests/_downstream.html).
+    """
     known = ERROR_WORDS.get(str(code))
     if known:
         return str(known)
-    if message:
-        return _("Capillary's customer API refused the change (code %(code)s: %(message)s).",
-                 code=code, message=message)
-    return _("Capillary's customer API refused the change (code %(code)s).", code=code)
+    return _("Capillary's customer API refused the change; the details for Capillary's support below say how.")
 
 
 def outcome_of(state: str, details: dict | None) -> Outcome:
@@ -213,9 +214,8 @@ def _with_words(state: str, outcome: Outcome) -> Outcome:
     if state == "rejected":
         words = _("A checker rejected the request; the customer's status was not changed.")
     elif state == "failed":
-        reason = describe_error(outcome.error_code, outcome.error_message) if outcome.error_code else (
-            _("Capillary's customer API answered HTTP %(status)s.", status=outcome.http_status)
-            if outcome.http_status else _("Capillary did not say why."))
+        reason = describe_error(outcome.error_code, outcome.error_message) if (
+            outcome.error_code or outcome.http_status) else _("Capillary did not say why.")
         words = _("Approved, but Capillary could not apply the change. %(reason)s", reason=reason)
     elif state == "approved":
         words = _("Capillary changed the customer's status.") if outcome.succeeded is not False else (
@@ -442,9 +442,10 @@ NOTE_TEMPLATES = (
     N_("Rejected by a checker: “%(message)s”."),
     N_("Rejected by a checker."),
     "Approved, but Capillary could not apply the change. %(reason)s",
-    "Capillary's customer API refused the change (code %(code)s: %(message)s).",
-    "Capillary's customer API refused the change (code %(code)s).",
-    "Capillary's customer API answered HTTP %(status)s.",
+    # Words of earlier releases, still in stored notes.
+    N_("Capillary's customer API refused the change (code %(code)s: %(message)s)."),
+    N_("Capillary's customer API refused the change (code %(code)s)."),
+    N_("Capillary's customer API answered HTTP %(status)s."),
     "Capillary reports the state '%(state)s'.",
     N_("Capillary's request list could not be searched: %(problem)s"),
 )
