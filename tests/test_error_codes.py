@@ -51,6 +51,8 @@ def _shown(text) -> str:
 
 
 def _todo(code: str) -> str:
+    if code == "2013":  # a refused token: what to do depends on whose (here the shared one)
+        return str(ADVICE["token_rejected"])
     words = CODE_WORDS[code]
     return str(words.todo or ADVICE[errors.CODE_KINDS[code].kind])
 

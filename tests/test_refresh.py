@@ -79,7 +79,9 @@ def test_outcome_words_for_every_documented_code():
     assert "Invalid identifier" in outcome_of("failed", failed(8013)).words
     assert "Invalid source" in outcome_of("failed", failed(8003)).words
     assert "Customer not found" in outcome_of("failed", failed(8015)).words
-    assert "code 9999: Odd problem" in outcome_of("failed", failed(9999, "Odd problem")).words
+    odd = outcome_of("failed", failed(9999, "Odd problem"))
+    # A code without words of its own stays out of the sentence (codes only in the details for support).
+    assert "9999" not in odd.words and "Odd problem" not in odd.words and odd.error_code == "9999"
     # §2.4's shape: HTTP 200 but the headers say it failed (status_code 744, fail 1).
     odd = {"IntouchAPITask_Output": {"status": 200.0, "headers": {"status_code": ["744"], "fail": ["1"]},
                                      "body": {}}, "AdminTask_Output": "approved"}

@@ -26,7 +26,7 @@ from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, D
 from services.lifecycle.adoption import import_unseen
 from services.lifecycle.refresh import refresh
 from services.lifecycle.updates import RecordGone, apply_update
-from services.lifecycle.wording import describe, failure_text, outcome_of, what_happened
+from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, failure_text, outcome_of, what_happened
 from services.people import audit, identity
 from services.people.permissions import decision_refusal
 
@@ -224,6 +224,8 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
     claim.error_kind, claim.error_message, claim.error_code = exc.kind, exc.message, exc.code
     # A 401 or code 2013 to their own token; a deployment problem goes to administrators.
     rejected_own = identity.note_gateway_error(exc, actor, target=f"request {record.id}")
+    if rejected_own:
+        claim.error_kind = OWN_TOKEN_REFUSED  # their own token, not the shared one
     if exc.may_exist:
         # It may have been applied: keep the claim so nobody sends a second PUT; a refresh settles it.
         claim.status = DECISION_UNKNOWN
@@ -240,7 +242,7 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
     claim.status = DECISION_FAILED
     claim.updated_at = utcnow()
     db.session.commit()
-    words = failure_text(exc.kind, exc.code, exc.detail, fallback=exc.message)
+    words = failure_text(claim.error_kind, exc.code, exc.detail, fallback=exc.message)
     # Whole sentences, each translated on its own, joined with spaces.
     text = " ".join(part for part in (_("Capillary did not take the decision: %(error)s", error=words.what),
                                       words.reference) if part)

@@ -79,6 +79,17 @@ def is_due(record: TrackedRequest, now: datetime | None = None) -> bool:
     return record.state == SENDING and record.created_at <= (now or utcnow()) - stuck_sending_after()
 
 
+def known_by(record: TrackedRequest) -> datetime | None:
+    """When the app will know whether a lost submission exists (naive UTC), or None when it is not lost.
+
+    Until then each look finds it in Capillary's request list or not yet; once the grace period
+    is over, not found means not created (:func:`reconcile`).
+    """
+    if record.request_id is not None or record.origin == IMPORTED or record.state not in (UNKNOWN, SENDING):
+        return None
+    return record.created_at + timedelta(seconds=current_app.config["CAP_RECONCILE_GRACE_SECONDS"])
+
+
 def _gateway_day(moment: datetime) -> datetime:
     zone = ZoneInfo(current_app.config.get("CAP_GATEWAY_TIMEZONE", "UTC"))
     return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)

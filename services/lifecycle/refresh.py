@@ -24,7 +24,7 @@ from gateway.types import TERMINAL_STATES
 from models import FAILED_TO_SUBMIT, NOT_CREATED, TrackedRequest, utcnow
 from services.lifecycle import reconcile
 from services.lifecycle.updates import apply_update
-from services.lifecycle.wording import describe, english_what, what_happened
+from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, english_what, what_happened
 from services.people import identity
 
 # States that never change again: Capillary's decided ones and the app's own dead ends.
@@ -104,12 +104,13 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
         info = gateway_setup.gateway_client().get_request(record.request_id, token)
     except GatewayError as exc:
         # A 401 or code 2013 to the submitter's own token; a deployment problem goes to administrators.
-        identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}")
-        record.refresh_error = english_what(exc.kind, exc.code)  # shown translated (wording.note_words)
+        own = identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}")
+        kind = OWN_TOKEN_REFUSED if own else exc.kind  # whose token was refused, said in words
+        record.refresh_error = english_what(kind, exc.code)  # shown translated (wording.note_words)
         record.refresh_error_at = utcnow()
         _wait_as_told(record, exc)
         db.session.commit()
-        return RefreshResult(True, error=what_happened(exc.kind, exc.code))
+        return RefreshResult(True, error=what_happened(kind, exc.code))
     changed = apply_update(record, info)
     db.session.commit()
     if changed:

@@ -25,6 +25,7 @@ from i18n import N_
 from models import FAILED_TO_SUBMIT, NOT_CREATED, SENDING, UNKNOWN, TrackedRequest, User, utcnow
 from services.lifecycle.adoption import RequestIdTaken, take_request_id
 from services.lifecycle.updates import apply_update
+from services.lifecycle.wording import OWN_TOKEN_REFUSED
 from services.people import audit, identity
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ def record_failure(record: TrackedRequest, exc: GatewayError) -> None:
     record.error_detail = exc.detail
     record.error_status = exc.status
     if identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}"):
+        record.error_kind = OWN_TOKEN_REFUSED  # their own token, not the shared one: pages say so
         record.error_message += (" Your own Capillary token is now marked as rejected: set a new one "
                                  "on your profile page, then use Edit and retry.")
     # The note is fixed words (translated when shown); the failure's facts are on the record.

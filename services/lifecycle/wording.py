@@ -104,6 +104,8 @@ ERROR_WORDS = {
     ),
     "744": _l("Reference number already exists: Capillary already has a change with this reference."),
 }
+# Codes of a change Capillary could not apply because of the values sent: fixed by a new request.
+FIXABLE_CODES = ("8015", "8013")
 # The downstream call's id, in both spellings Capillary's examples use (§2.4); headers are case-insensitive.
 DOWNSTREAM_ID_HEADERS = ("x-cap-request-id", "x-cap-requestid")
 
@@ -126,6 +128,12 @@ class Outcome:
     till: str | None = None
     org_id: str | None = None
     warnings: tuple[str, ...] = ()  # the downstream answer's warnings, as Capillary worded them
+
+    @property
+    def fixable(self) -> bool:
+        """Capillary could not apply it because of what was typed (customer not found, invalid
+        identifier, HTTP 400): the person can fix the values and submit a new request."""
+        return self.succeeded is False and (self.error_code in FIXABLE_CODES or self.http_status == 400)
 
     @property
     def decision_text(self) -> str:
@@ -236,7 +244,9 @@ ADVICE = {
         "checks Capillary's request list and will match it or offer a resend."
     ),
     "rejected": _l("Correct the request and submit it again."),
-    "token_rejected": _l("Your Capillary sign-in token is invalid or expired: renew it, then retry."),
+    "token_rejected": _l("You cannot fix this yourself: the app's administrators were told and must renew the "
+                         "shared token. Try again later, or set a Capillary token of your own on your profile "
+                         "page and retry."),
     "access_denied": _l("Ask Capillary's access team for the needed access (CanMakeRequest or CanCheckRequest)."),
     "not_found": _l("Check the request ID and the CAP_GATEWAY_URL setting."),
     "rate_limited": _l("Capillary is limiting requests: wait a minute, then retry."),
@@ -265,6 +275,10 @@ ADVICE["connection_lost"] = ADVICE["timeout"]  # the answer was lost the same wa
 # The person's own token could not be used: they can set a new one, or clear it to use the shared one.
 ADVICE["own_token_rejected"] = ADVICE["own_token_expired"] = ADVICE["own_token_unreadable"] = _l(
     "Set a new token on your profile page (or clear it to use the shared token), then use Edit and retry.")
+ADVICE["own_token_refused"] = ADVICE["own_token_rejected"]
+# Whose token Capillary refused decides what the person can do, whatever code came with it (2013).
+TOKEN_KINDS = ("token_rejected", "own_token_refused")
+OWN_TOKEN_REFUSED = "own_token_refused"  # noqa: S105 - a failure kind, not a secret
 
 
 def advice_for(kind: str | None) -> str:
@@ -335,7 +349,10 @@ KIND_WHAT = {
     "timeout": _l("The request was sent, but Capillary's answer did not come in time."),
     "connection_lost": _l("The request was sent, but the connection to Capillary broke before its answer came."),
     "rejected": _l("Capillary refused the request as it was sent."),
-    "token_rejected": _l("Capillary refused the sign-in token: it is invalid or has expired."),
+    # A refused token: the person's own (marked rejected, own_token_refused) or else the shared one.
+    "token_rejected": _l("Capillary refused the shared Capillary token this app uses for everyone (not a token "
+                         "of yours): it is invalid or has expired."),
+    "own_token_refused": _l("Capillary refused your own Capillary token: it is invalid or has expired."),
     "gateway_credentials": _l("Capillary refused this app's gateway credentials."),
     "access_denied": _l("Capillary refused: the Capillary user this app acts as lacks the access needed "
                         "(CanMakeRequest to submit, CanCheckRequest to approve)."),
@@ -419,7 +436,8 @@ def failure_text(kind: str | None, code: str | None = None, said: str | None = N
     known = CODE_WORDS.get(code or "")
     if code is not None and known is not None:
         mapped = CODE_KINDS[code].kind
-        return FailureText(what=str(known.what), todo=str(known.todo or ADVICE.get(mapped, ADVICE["error"])),
+        todo = ADVICE[kind] if kind in TOKEN_KINDS else (known.todo or ADVICE.get(mapped, ADVICE["error"]))
+        return FailureText(what=str(known.what), todo=str(todo),
                            code=code, said=said, for_admins=mapped in ADMIN_KINDS, documented=True,
                            status=status)
     what = fallback if (fallback and not kind) else what_happened(kind)
@@ -534,3 +552,12 @@ def _english_count(words, note: str) -> int | None:
     plural = re.escape(english_note(words, _SENTINEL)).replace(str(_SENTINEL), r"(\d+)")
     found = re.fullmatch(plural, note)
     return int(found.group(1)) if found else None
+
+
+def why_not_done(record) -> str | None:
+    """Why Capillary did not create or apply ``record``, in words (None when nothing went wrong)."""
+    if record.state == "failed":
+        return outcome_of(record.state, record.details).words
+    if record.error_kind:
+        return failure_text(record.error_kind, record.error_code, record.error_detail).what
+    return None

@@ -1,13 +1,16 @@
 """The phone layout (issue 17 item 9) at 390×844 with touch: radio and label on one line, tap
-targets at least 44×44 px, the Spanish sort choice not clipped; axe clean in both languages."""
+targets at least 44×44 px, the Spanish sort choice not clipped; axe clean in both languages.
+And the submit state (item 6): "Sending to Capillary…" shown and announced while Capillary answers."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from babel.support import Translations
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.kit import assert_accessible, submit_request
+from tests.browser.kit import assert_accessible, review_request, submit_request
 from tests.browser.servers import ROOT
 
 pytestmark = pytest.mark.browser
@@ -91,3 +94,32 @@ def test_the_spanish_sort_choice_is_not_clipped(new_page, width):
     if width == 390:
         assert_accessible(page, "the Spanish history on a phone")
 
+
+def test_a_slow_submit_shows_and_announces_sending_to_capillary(new_page, gateway):
+    page = new_page(server="real")
+    gateway.control("POST", "settings", {"latency_ms": 2000})  # within the app's 3 s read timeout
+    review_request(page)
+    status = page.locator("[data-sending-status]")
+    expect(status).to_have_attribute("role", "status")  # a live region, present before it speaks
+    expect(status).to_have_text("")
+    # What the live region says while the answer is awaited, noted as it happens (the page is
+    # navigating then, so it is read back from localStorage afterwards).
+    page.evaluate("""() => {
+        const status = document.querySelector("[data-sending-status]");
+        new MutationObserver(() => localStorage.setItem("said", JSON.stringify(
+            {text: status.textContent, shown: status.offsetHeight > 0}))
+        ).observe(status, {childList: true, characterData: true, subtree: true});
+    }""")
+    page.get_by_role("button", name="Submit request").click()
+    page.wait_for_url(re.compile(r".*/requests/\d+$"))
+    expect(page.locator("#state-heading .badge")).to_have_text("Waiting for approval")
+    said = page.evaluate("() => JSON.parse(localStorage.getItem('said'))")
+    assert said["shown"] and said["text"].startswith("Sending to Capillary…"), said
+
+
+def test_going_back_to_edit_does_not_say_sending(new_page):
+    page = new_page()
+    review_request(page)
+    page.get_by_role("button", name="Edit", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Request a customer status change")
+    expect(page.locator("[data-sending-status]")).to_have_count(0)

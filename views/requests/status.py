@@ -18,7 +18,7 @@ from models.users import TokenState
 from services.lifecycle import reconcile
 from services.lifecycle.refresh import is_live, refresh
 from services.lifecycle.submission import resend, resent_as
-from services.lifecycle.wording import describe, failure_text, outcome_of, what_happened
+from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, failure_text, outcome_of, what_happened
 from services.people import permissions
 from views.access import acting_person, passive
 
@@ -50,7 +50,7 @@ def failure_of(record: TrackedRequest):
         return None
     failure = failure_text(record.error_kind, record.error_code, record.error_detail,
                            fallback=record.error_message, status=record.error_status)
-    own_marked = (record.error_kind == "token_rejected" and record.submitter is not None
+    own_marked = (record.error_kind == OWN_TOKEN_REFUSED and record.submitter is not None
                   and record.submitter.token_state() == TokenState.REJECTED)
     return {"text": failure, "own_token_marked": own_marked}
 
