@@ -111,7 +111,7 @@ def test_the_bulk_results_list_the_downstream_request_id(app, sandbox):
     text = signed_in_client(app, "admin").get(f"/bulk/{batch_id}/results.csv").get_data(as_text=True)
     rows = {row["requestId"]: row for row in csv.DictReader(io.StringIO(text))}
     expected = sandbox.get_request(request_ids[0])["details"]["IntouchAPITask_Output"]["headers"]["X-CAP-REQUEST-ID"][0]
-    assert rows[request_ids[0]]["state"] in ("approved", "failed")
+    assert rows[request_ids[0]]["state"] in ("Approved", "Failed")
     assert rows[request_ids[0]]["downstreamRequestId"] == expected
     assert rows[request_ids[1]]["downstreamRequestId"] == ""  # rejected: no downstream call
     assert rows[request_ids[2]]["downstreamRequestId"] == ""  # still waiting

@@ -274,7 +274,7 @@ def test_bulk_rows_refused_with_each_code_are_explained(tmp_path):
     assert sandbox.created_count == 0
     seen = set()
     for row in rows:
-        assert (row["state"], row["requestId"], row["downstreamRequestId"]) == ("failed_to_submit", "", "")
+        assert (row["state"], row["requestId"], row["downstreamRequestId"]) == ("Not submitted", "", "")
         code = re.search(r"Capillary answered code (\d{4})", row["error"]).group(1)
         assert row["error"].startswith(str(CODE_WORDS[code].what))
         seen.add(code)

@@ -58,3 +58,22 @@ def test_an_unknown_customer_api_code_stays_out_of_the_sentence(app):
     assert outcome.error_code == "9999" and outcome.http_status == 400
     assert "9999" not in outcome.words and "400" not in outcome.words and "Odd thing" not in outcome.words
     assert "details for Capillary's support" in outcome.words
+
+
+def test_the_results_file_keeps_the_files_columns_and_says_states_in_the_readers_words(app, client):
+    import csv
+
+    from services.bulk.csv_reader import COLUMNS
+
+    rows = [",".join(COLUMNS),
+            "50682289,50682288,50682286,50678331,mobile,9780375690,Suspended,Fraude,,",
+            "50682289,50682288,50682286,50678331,mobile,12,Suspended,x,,"]
+    uploaded = client.post("/bulk", data={"file": (io.BytesIO("\r\n".join(rows).encode() + b"\r\n"), "f.csv")},
+                           content_type="multipart/form-data")
+    batch_url = uploaded.headers["Location"]
+    client.set_cookie("lang", "es")
+    text = client.get(f"{batch_url}/results.csv").get_data(as_text=True)
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert list(table[0]) == ["line", *COLUMNS, "requestId", "state", "error", "downstreamRequestId"]
+    assert [row["identifierValue"] for row in table] == ["9780375690", "12"]  # as in the file
+    assert [row["state"] for row in table] == ["Aún no enviada", "No válida: no se envió"]
