@@ -195,7 +195,7 @@ def test_the_words_are_in_the_readers_language(shared_app, sandbox):
     html = _html(agent.get(f"/requests/{pk}"))
     assert _shown(CODE_WORDS["2008"].what) not in html  # not the English
     assert "Datos para el soporte de Capillary:" in html and "HTTP 400 · error 2008" in html
-    assert "No. No le ocurrirá nada al cliente." in html
+    assert "No. El estado del cliente no cambiará." in html
 
 
 # -- a decision, on the approvals page -----------------------------------------------------------
