@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms.validators import InputRequired, ValidationError
 
 from forms import validators as rules
 from forms.validators import strip
@@ -51,7 +51,9 @@ class StatusChangeForm(FlaskForm):
     )
     identifierName = SelectField(_l("Identifier type"), choices=IDENTIFIER_CHOICES, default="mobile")
     identifierValue = StringField(_l("Identifier value"), filters=[strip])
-    label = SelectField(_l("New status label"))
+    # No default: the app is mostly used to suspend, so a preselected "Active" would mislead.
+    label = SelectField(_l("New status label"),
+                        validators=[InputRequired(message=_l("Choose the new status label."))])
     reason = TextAreaField(_l("Reason"), filters=[strip], validators=[_rule(rules.clean_reason)])
     source = StringField(_l("Source"), filters=[strip])
     accountId = StringField(_l("Account ID"), filters=[strip], validators=[_rule(rules.clean_account_id)])
@@ -61,7 +63,8 @@ class StatusChangeForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         config = current_app.config
-        self.label.choices = [SelectChoice(label) for label in config["CAP_STATUS_LABELS"]]
+        self.label.choices = [SelectChoice("", _("Choose a status label…")),
+                              *(SelectChoice(label) for label in config["CAP_STATUS_LABELS"])]
         if not self.source.data:
             self.source.data = config["CAP_SOURCE"]
         if not self.submission_key.data:

@@ -84,7 +84,7 @@ def test_approve_goes_through_a_confirmation_and_sends_the_exact_body(app, clien
     queue = checker_client.get(done.headers["Location"]).get_data(as_text=True)
     assert f"Request {pk}: Approved. Capillary now shows the request as approved." in queue
     assert "Nothing else is waiting for your decision." in queue
-    assert "taken by Capillary" in checker_client.get(f"/requests/{pk}").get_data(as_text=True)
+    assert "Capillary took the decision." in checker_client.get(f"/requests/{pk}").get_data(as_text=True)
     asha = next(c for c in sandbox.customers() if c["name"] == "Asha Rao")
     assert asha["label"] == "Suspended"
 
@@ -184,7 +184,8 @@ def test_an_unanswered_decision_holds_its_claim_until_the_gateway_settles_it(app
     first = _decide(checker_client, pk)
     assert first.status_code == 303
     status = checker_client.get(first.headers["Location"]).get_data(as_text=True)
-    assert "Could not confirm the decision" in status and "sent, no clear answer yet" in status
+    assert "Could not confirm the decision" in status
+    assert "The decision was sent, but no clear answer came back yet" in status
 
     blocked = _decide(checker_client, pk, "rejected", "second thoughts")
     assert blocked.status_code == 409 and "no clear answer came back" in blocked.get_data(as_text=True)
@@ -263,7 +264,7 @@ def test_console_falls_back_to_the_last_known_list_when_the_gateway_fails(app, c
     response = checker_client.get("/approvals")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Could not refresh:" in html and "did not answer in time" in html
+    assert "Could not refresh:" in html and "did not come in time" in html
     assert f'href="/requests/{pk}"' in html
 
 

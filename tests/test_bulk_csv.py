@@ -128,7 +128,7 @@ def test_unknown_columns_are_ignored_and_mentioned():
     (codecs.BOM_UTF16_LE + HEADER.encode("utf-16-le"), "UTF-16"),
     (b"tillId\x00storeId\x00", "binary data"),
     (HEADER.encode(), "a header but no rows"),
-    (b"tillId,storeId,phone\r\n1,2,3\r\n", "missing the column(s) zoneId, conceptId, identifierName"),
+    (b"tillId,storeId,phone\r\n1,2,3\r\n", "missing the columns zoneId, conceptId, identifierName"),
     ((HEADER + ",tillId\r\n").encode(), "more than once: tillId"),
 ])
 def test_unreadable_files_say_what_is_wrong(data, words):

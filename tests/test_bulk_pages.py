@@ -106,7 +106,7 @@ def test_confirming_sends_each_valid_row_once_and_links_it_to_its_batch(app, cli
         assert {(r.submitted_by_id, r.submitted_by) for r in records} == {(agent.id, agent.display_name)}
         [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "bulk.confirmed")).all()
         assert (event.actor_id, event.target, event.detail) == (
-            agent.id, f"bulk file {batch_id}", "3 request(s) from changes.csv")
+            agent.id, f"bulk file {batch_id}", "3 requests from changes.csv")
         assert {r.request_id for r in records} == {c["request"]["requestId"] for c in sandbox.records()}
         batch = db.session.get(Batch, batch_id)
         assert batch.state == "done" and batch.finished_at is not None and batch.lease_owner is None
@@ -130,16 +130,21 @@ def test_the_results_file_has_every_line(app, client, sandbox):
     response = client.get(f"/bulk/{batch_id}/results.csv")
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["line", "requestId", "state", "error", "downstreamRequestId"]
-    by_line = {int(row[0]): row[1:4] for row in rows[1:]}
-    assert all(row[4] == "" for row in rows[1:])  # none approved yet: no downstream call
+    # The file's own columns, then what became of each line, in words.
+    assert rows[0] == ["line", *COLUMNS, "requestId", "state", "error", "downstreamRequestId"]
+    own = len(COLUMNS)
+    by_line = {int(row[0]): row[own + 1:own + 4] for row in rows[1:]}
+    assert all(row[-1] == "" for row in rows[1:])  # none approved yet: no downstream call
     assert sorted(by_line) == [2, 3, 4, 5, 6]
     with app.app_context():
         ids = dict(db.session.execute(select(TrackedRequest.batch_line, TrackedRequest.request_id)).all())
     for line in (2, 4, 6):
-        assert by_line[line] == [ids[line], "AdminTask", ""]
-    assert by_line[3][:2] == ["", "invalid"] and by_line[3][2].startswith("storeId: Store ID must be 1–64")
-    assert by_line[5] == ["", "duplicate", "The same customer as line 2; only that line is sent."]
+        assert by_line[line] == [ids[line], "Waiting for approval", ""]
+    states = {row[own + 2] for row in rows[1:]}
+    assert "AdminTask" not in states and "invalid" not in states  # no raw API words
+    assert dict(zip(rows[0], rows[1], strict=True))["identifierName"] in ("mobile", "email", "externalId")
+    assert by_line[3][:2] == ["", "Not valid: not sent"] and by_line[3][2].startswith("storeId: Store ID must be 1–64")
+    assert by_line[5] == ["", "Duplicate: not sent", "The same customer as line 2; only that line is sent."]
 
 
 def test_the_progress_page_works_without_javascript(app, client):
@@ -191,7 +196,7 @@ def test_a_file_without_a_valid_row_cannot_be_confirmed(app, client):
 
 @pytest.mark.parametrize(("data", "filename", "words"), [
     (b"PK\x03\x04rest-of-a-zip", "changes.xlsx", "This looks like an Excel workbook (.xlsx)"),
-    (b"tillId,storeId\r\n1,2\r\n", "changes.csv", "The header is missing the column(s) zoneId"),
+    (b"tillId,storeId\r\n1,2\r\n", "changes.csv", "The header is missing the columns zoneId"),
     ("tillId;storeId\r\nü\r\n".encode("cp1252"), "changes.csv", "The file is not UTF-8 text"),
 ])
 def test_a_bad_file_is_refused_with_the_reason_at_the_field(app, client, data, filename, words):
@@ -239,8 +244,10 @@ def test_formulas_in_the_results_file_are_defused(app, client):
     evil = f"{HEADER}\r\n{ENTITY},mobile,9780375690,=HYPERLINK(1),Fraud ring,,\r\n"
     batch_id = batch_id_from(upload(client, evil))
     rows = list(csv.reader(io.StringIO(client.get(f"/bulk/{batch_id}/results.csv").get_data(as_text=True))))
-    assert rows[1][2] == "invalid"
-    assert "got “=HYPERLINK(1)”" in rows[1][3]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["state"] == "Not valid: not sent"
+    assert "got “=HYPERLINK(1)”" in row["error"]
+    assert row["label"] == "'=HYPERLINK(1)"  # the file's own value, defused
     assert not any(cell.startswith("=") for row in rows for cell in row)
 
 

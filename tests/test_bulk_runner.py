@@ -156,7 +156,7 @@ def test_gateway_failures_are_recorded_per_row(app, sandbox, client):
     assert sorted(by_line.values()) == ["AdminTask", "AdminTask", "failed_to_submit"]
     assert (progress.created, progress.failed, progress.unknown) == (2, 1, 0)
     results = client.get(f"/bulk/{batch_id}/results.csv").get_data(as_text=True)
-    assert "failed_to_submit,Capillary rejected the request (400)" in results
+    assert "Not submitted,Capillary refused the request as it was sent." in results
 
 
 def test_rows_are_sent_with_the_uploaders_own_token(app, sandbox):

@@ -51,6 +51,8 @@ def _shown(text) -> str:
 
 
 def _todo(code: str) -> str:
+    if code == "2013":  # a refused token: what to do depends on whose (here the shared one)
+        return str(ADVICE["token_rejected"])
     words = CODE_WORDS[code]
     return str(words.todo or ADVICE[errors.CODE_KINDS[code].kind])
 
@@ -175,7 +177,10 @@ def test_a_create_refused_with_each_code_is_explained_on_the_status_page(shared_
     assert (saved.error_code, saved.error_status, saved.error_kind) == (code, 400, errors.CODE_KINDS[code].kind)
     html = _html(agent.get(f"/requests/{pk}"))
     assert _shown(CODE_WORDS[code].what) in html
-    assert _shown(f"Capillary answered code {code}: “{CODES[int(code)]}”.") in html
+    # The codes and Capillary's own words only in the details line, never in the prose.
+    assert "Details for Capillary's support:" in html
+    assert _shown(f"HTTP 400 · error {code} · {CODES[int(code)]}") in html
+    assert f"Capillary answered code {code}" not in html
     assert "No. Nothing will happen to the customer." in html
     assert _shown(_todo(code)) in html
     reported = "it was reported to the app" in html
@@ -190,8 +195,8 @@ def test_the_words_are_in_the_readers_language(shared_app, sandbox):
     pk = submit(agent, VALID_FORM, key=uuid.uuid4().hex)
     html = _html(agent.get(f"/requests/{pk}"))
     assert _shown(CODE_WORDS["2008"].what) not in html  # not the English
-    assert "Capillary respondió con el código 2008" in html
-    assert "No. No le ocurrirá nada al cliente." in html
+    assert "Datos para el soporte de Capillary:" in html and "HTTP 400 · error 2008" in html
+    assert "No. El estado del cliente no cambiará." in html
 
 
 # -- a decision, on the approvals page -----------------------------------------------------------
@@ -217,7 +222,7 @@ def test_a_decision_refused_with_each_code_is_explained_on_the_approvals_page(sh
         claim = db.session.scalars(select(Decision).where(Decision.tracked_pk == pk)).one()
         assert (claim.status, claim.error_code) == ("failed", code)
     assert record(shared_app, pk).state == "AdminTask"
-    assert "not applied: " + _shown(CODE_WORDS[code].what) in _html(agent.get(f"/requests/{pk}"))
+    assert "The decision was not applied: " + _shown(CODE_WORDS[code].what) in _html(agent.get(f"/requests/{pk}"))
 
     again = checker.post(f"/approvals/{pk}", data=form)
     if code == "2002":
@@ -270,7 +275,7 @@ def test_bulk_rows_refused_with_each_code_are_explained(tmp_path):
     assert sandbox.created_count == 0
     seen = set()
     for row in rows:
-        assert (row["state"], row["requestId"], row["downstreamRequestId"]) == ("failed_to_submit", "", "")
+        assert (row["state"], row["requestId"], row["downstreamRequestId"]) == ("Not submitted", "", "")
         code = re.search(r"Capillary answered code (\d{4})", row["error"]).group(1)
         assert row["error"].startswith(str(CODE_WORDS[code].what))
         seen.add(code)
@@ -278,7 +283,7 @@ def test_bulk_rows_refused_with_each_code_are_explained(tmp_path):
     page = _html(admin.get(f"/bulk/{batch_id}"))
     first = re.search(r'href="/requests/(\d+)"', page).group(1)
     row_page = _html(admin.get(f"/requests/{first}"))
-    assert "Capillary answered code" in row_page and "No. Nothing will happen to the customer." in row_page
+    assert "HTTP 400 · error 20" in row_page and "No. Nothing will happen to the customer." in row_page
 
 
 # -- whose token: 2013 like 401 ------------------------------------------------------------------
@@ -356,7 +361,7 @@ def test_a_code_on_a_refresh_keeps_the_last_known_state(tmp_path):
     sandbox.inject_fault("code-2021", endpoint="get")
     agent.post(f"/requests/{pk}/refresh")
     saved = record(app, pk)
-    assert saved.state == "AdminTask" and "error code 2021" in saved.refresh_error
+    assert saved.state == "AdminTask" and saved.refresh_error == CODE_WORDS["2021"].what
 
 
 def test_an_undocumented_code_is_shown_as_capillary_gave_it(tmp_path):

@@ -33,6 +33,7 @@ from models import TrackedRequest
 from sandbox import create_app as create_sandbox_app
 from sandbox.faults import CUSTOMER_FAULTS, FAULT_KINDS, TASK_FAULTS
 from sandbox.transport import SANDBOX_BASE_URL, mount_sandbox
+from services.lifecycle.wording import what_happened
 from tests.helpers import (
     ANSWERED_READ_TIMEOUT,
     NEVER_ANSWERS,
@@ -166,7 +167,10 @@ def _assert_explained(app, client, location: str, expect: Expect) -> None:
     page = client.get(location)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert str(escape(record.error_message)) in html
+    # The page words the failure by its kind or documented code (Capillary's own English stays in
+    # the details line for support).
+    with app.test_request_context():
+        assert str(escape(what_happened(record.error_kind, record.error_code))) in html
     words, tone = BADGES[expect.state]
     heading = rf'<h2 id="state-heading"[^>]*>Status:\s*<span class="badge badge-{tone}">{words}</span>\s*</h2>'
     assert re.search(heading, html), f"the status heading does not say {words!r}"

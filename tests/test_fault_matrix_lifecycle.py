@@ -17,6 +17,7 @@ from markupsafe import escape
 
 from extensions import db
 from models import Decision, TrackedRequest
+from services.lifecycle.wording import KIND_WHAT
 from tests.helpers import VALID_FORM, make_app, signed_in_client
 from tests.lifecycle_helpers import allow_next_poll
 from tests.test_fault_matrix import EXPECTED, HTTP_KINDS, IN_PROCESS_TIMEOUT
@@ -72,6 +73,11 @@ def checker(people):
     return people[1]
 
 
+def _worded(expect) -> str:
+    """How pages word the failure (by its kind, services/lifecycle/wording.py), in English."""
+    return str(KIND_WHAT[expect.error.kind])
+
+
 def _record(app, pk: int) -> TrackedRequest:
     with app.app_context():
         found = db.session.get(TrackedRequest, pk)
@@ -104,7 +110,7 @@ def test_refresh_fault_keeps_the_last_known_state(app, sandbox, pending, kind):
     assert page.status_code == 200
     record = _record(app, pk)
     assert record.state == "AdminTask"  # the last known state stays
-    assert expect.words in record.refresh_error
+    assert record.refresh_error == _worded(expect)  # worded by kind, translated when shown
     assert "Could not refresh" in html
     assert str(escape(record.refresh_error)) in html
     assert WAITING in html
@@ -129,7 +135,7 @@ def test_live_status_fragment_fault_keeps_the_last_known_state(app, sandbox, pen
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Could not refresh" in html and WAITING in html
-    assert EXPECTED[kind].words in _record(app, pk).refresh_error
+    assert _record(app, pk).refresh_error == _worded(EXPECTED[kind])
 
 
 @pytest.mark.parametrize("kind", HTTP_KINDS)
@@ -167,7 +173,7 @@ def test_checker_console_fault_shows_what_was_last_known(app, sandbox, pending, 
 
     assert response.status_code == 200
     assert "Could not refresh" in html
-    assert str(escape(EXPECTED[kind].words)) in html
+    assert str(escape(_worded(EXPECTED[kind]))) in html
     assert f"/approvals/{pk}" in html  # the request last known to be waiting is still listed
 
 
@@ -185,7 +191,7 @@ def test_approve_fault_is_explained_and_never_sent_twice(app, sandbox, pending, 
     assert response.status_code < 500
     html = (checker.get(response.headers["Location"]) if response.status_code == 303 else response).get_data(
         as_text=True)
-    assert str(escape(expect.words)) in html
+    assert str(escape(_worded(expect))) in html
     assert _calls(sandbox, "approve") == _delivered(kind)
     assert sandbox.get_request(request_id)["state"] == "AdminTask"  # the fault kept Capillary unchanged
     assert _record(app, pk).state == "AdminTask"

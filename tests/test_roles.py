@@ -76,7 +76,7 @@ def test_the_navigation_shows_only_what_the_role_opens(app):
     assert 'href="/admin/users"' in admin_page and 'href="/requests/new"' in admin_page
     agent_page = signed_in_client(app, "agent").get("/profile").get_data(as_text=True)
     assert 'href="/requests/new"' in agent_page and 'href="/admin/users"' not in agent_page
-    assert "Signed in as" in agent_page and "(agent)" in agent_page
+    assert "Signed in as" in agent_page and "(support agent)" in agent_page
 
 
 def test_a_person_with_several_roles_has_all_of_them(app):
@@ -131,7 +131,7 @@ def test_a_maker_cannot_submit_for_another_store_even_by_editing_the_page(app, m
     review = maker_client.post("/requests/new", data={**VALID_FORM, **change})
     assert review.status_code == 422
     text = _text(review)
-    assert "You can only submit for your own store(s): 50682288" in text or "Store 50682288 is in" in text
+    assert "You can only submit for your own store: 50682288" in text or "Store 50682288 is in" in text
     created = _submit(maker_client, {**VALID_FORM, **change}, "f" * 32)
     assert created.status_code == 422
     assert sandbox.created_count == 0

@@ -98,14 +98,14 @@ def test_double_submit_makes_one_record_and_one_call(app, client, sandbox, valid
 FAILURES = [
     # fault kind, expected state, words on the page
     ("refused", "failed_to_submit", "could not be reached"),
-    ("500", "unknown", "internal error (500)"),
+    ("500", "unknown", "failed with an internal error"),
     ("503", "failed_to_submit", "temporarily unavailable"),
-    ("400-empty", "failed_to_submit", "rejected the request (400)"),
+    ("400-empty", "failed_to_submit", "refused the request as it was sent"),
     ("401", "failed_to_submit", "invalid or has expired"),
     ("403", "failed_to_submit", "CanMakeRequest"),
-    ("not-json", "unknown", "not JSON"),
-    ("no-data", "unknown", "no &#39;data&#39;"),
-    ("timeout", "unknown", "did not answer in time"),
+    ("not-json", "unknown", "answer could not be read"),
+    ("no-data", "unknown", "answer could not be read"),
+    ("timeout", "unknown", "did not come in time"),
 ]
 
 

@@ -8,6 +8,7 @@ from extensions import db
 from models import TrackedRequest
 from sandbox import create_app as create_sandbox
 from services.lifecycle.sync import sync_requests
+from services.lifecycle.wording import CODE_WORDS
 from tests.databases import database_url
 from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import calls, decide_in_capillary, real_mode_environ, record, records, submit
@@ -138,7 +139,8 @@ def test_open_records_missing_from_the_lists_are_fetched_one_by_one(tmp_path, va
     assert summary.fetched_one_by_one == 0 and len(summary.failures) == 1
     assert "404" in summary.failures[0] and not summary.did_nothing
     found = record(app, pk)
-    assert found.state == "AdminTask" and "404" in found.refresh_error
+    # The sandbox answers code 2007: worded by it, translated when shown.
+    assert found.state == "AdminTask" and found.refresh_error == str(CODE_WORDS["2007"].what)
 
 
 def test_in_the_training_sandbox_a_forgotten_request_is_settled_not_retried(app, client, sandbox, valid_form):

@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import time
 from functools import wraps
+from typing import Literal
 
+from babel.lists import format_list
 from flask import (
     Flask,
     abort,
@@ -29,6 +31,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
@@ -71,6 +74,15 @@ SANDBOX_BLUEPRINTS = {"trainer"}
 
 ROLE_WORDS = {MAKER: _l("maker"), AGENT: _l("support agent"), CHECKER: _l("checker"), ADMIN: _l("administrator"),
               TRAINER: _l("trainer")}
+
+
+def role_list(roles, style: Literal["standard", "or"] = "standard") -> str:
+    """``roles`` in plain words as a list in the page's language ("maker and checker"; ``style="or"``
+    for alternatives); "none" for no role."""
+    if not roles:
+        return _("no role")
+    return format_list([str(ROLE_WORDS.get(role, role)) for role in roles], style=style,
+                       locale=get_locale() or "en")
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -204,11 +216,8 @@ def allowed(user: User, endpoint: str) -> bool:
 
 def refusal(roles) -> str:
     """The 403 page's explanation."""
-    words = str(ROLE_WORDS[roles[0]])
-    for role in roles[1:]:
-        # A list of alternatives, e.g. "maker or support agent".
-        words = _("%(roles)s or %(role)s", roles=words, role=ROLE_WORDS[role])
-    yours = ", ".join(str(ROLE_WORDS[role]) for role in current_user.roles) or _("none")
+    # Alternatives as the language lists them ("maker or support agent"; Spanish "o"/"u").
+    words, yours = role_list(roles, style="or"), role_list(current_user.roles)
     if current_user.has_role(ADMIN):  # they are the one to ask: say where to give it
         return _("This page needs the %(roles)s role. Your roles: %(yours)s. As an administrator you can give "
                  "yourself that role on the People page.", roles=words, yours=yours)

@@ -30,7 +30,7 @@ from forms.people_forms import AuditFilterForm, UserForm
 from models.users import User
 from services.people import accounts, audit
 from views import converters, form_pages
-from views.access import acting_person
+from views.access import acting_person, role_list
 from views.csv_export import csv_download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -81,10 +81,35 @@ def new_user():
                 problem = str(exc)
             else:
                 db.session.commit()
-                flash(_("User %(name)s is created.", name=user.username), "good")
+                flash(_("User %(name)s was created.", name=user.username), "good")
                 return redirect(url_for("admin.users"), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=None, problem=problem), status
+
+
+def _snapshot(user: User) -> tuple:
+    return (tuple(user.roles), sorted(store.describe() for store in user.stores), user.display_name, user.disabled)
+
+
+def change_summary(user: User, before: tuple, *, password_set: bool) -> str:
+    """What an edit changed, in whole sentences of the page's language (the audit keeps its own record)."""
+    roles, stores, display_name, disabled = before
+    sentences = []
+    if tuple(user.roles) != roles:
+        sentences.append(_("Roles are now: %(roles)s.", roles=role_list(user.roles)))
+    now_stores = sorted(store.describe() for store in user.stores)
+    if now_stores != stores:
+        sentences.append(_("Stores are now: %(stores)s.", stores=", ".join(now_stores)) if now_stores
+                         else _("No store is assigned any more."))
+    if user.display_name != display_name:
+        sentences.append(_("The display name was changed."))
+    if user.disabled != disabled:
+        sentences.append(_("The account is now disabled.") if user.disabled else _("The account is now enabled."))
+    if password_set:
+        sentences.append(_("The password was changed."))
+    if not sentences:
+        return _("Nothing was changed for user %(name)s.", name=user.username)
+    return " ".join([_("User %(name)s was saved.", name=user.username), *sentences])
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -98,21 +123,19 @@ def edit_user(user_id: int):
         form = UserForm()
         form.username.data = user.username  # the username cannot be changed
         if form.validate():
+            before = _snapshot(user)
             try:
-                changes = accounts.update_user(user, roles=form.roles.data, stores=form.store_specs(),
+                accounts.update_user(user, roles=form.roles.data, stores=form.store_specs(),
                                              display_name=form.display_name.data, disabled=form.disabled.data,
                                                actor=acting_person())
                 if form.password.data:
                     accounts.set_password(user, form.password.data, actor=acting_person())
-                    changes.append(_("new password"))
             except accounts.PeopleError as exc:
                 db.session.rollback()
                 problem = str(exc)
             else:
                 db.session.commit()
-                # The changes listed by people.update_user are its audit record's words.
-                flash(_("User %(name)s: %(changes)s.", name=user.username,
-                        changes=", ".join(changes) or _("nothing changed")), "good")
+                flash(change_summary(user, before, password_set=bool(form.password.data)), "good")
                 return redirect(url_for("admin.users"), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=user, problem=problem), status

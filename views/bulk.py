@@ -188,7 +188,7 @@ def _words():
 
 @bp.get("/<int:batch_id>/results.csv")
 def results(batch_id: int):
-    """Download every line's outcome: line, requestId, state, error (streamed)."""
+    """Download every line: the file's own columns, then requestId, state and error in words (streamed)."""
     batch = _batch(batch_id)
 
     return csv_download(f"bulk-{batch.id}-results.csv", batches.RESULT_COLUMNS,

@@ -6,6 +6,8 @@ test suite uses. Outside sandbox mode every URL here is a 404.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -25,6 +27,14 @@ def _sandbox_only():
         abort(404)
 
 
+def _call_time(text: str) -> datetime | None:
+    """The sandbox's call time (UTC, no zone) as naive UTC, shown in the person's zone like every time."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+    except (TypeError, ValueError):
+        return None
+
+
 def _page(status: int = 200, **forms):
     state = sandbox_state()
     settings = state.settings()
@@ -32,8 +42,8 @@ def _page(status: int = 200, **forms):
     forms.setdefault("settings_form", SandboxSettingsForm(formdata=None, data=settings))
     forms.setdefault("fault_form", FaultForm(formdata=None))
     forms.setdefault("seed_form", SeedForm(customers, formdata=None))
-    calls = [{k: c[k] for k in ("time", "endpoint", "method", "path", "query")}  # never headers/bodies
-             for c in state.calls[-RECENT_CALLS:]][::-1]
+    calls = [{**{k: c[k] for k in ("endpoint", "method", "path", "query")},  # never headers/bodies
+              "time": _call_time(c["time"])} for c in state.calls[-RECENT_CALLS:]][::-1]
     person = acting_person()
     return render_template(
         "trainer/index.html",

@@ -33,8 +33,8 @@ from models.batches import (
     Batch,
     BatchRow,
 )
-from services.bulk.csv_reader import MAX_BYTES, BadFile, Rules, read_rows
-from services.lifecycle.wording import CODE_WORDS, failure_text
+from services.bulk.csv_reader import COLUMNS, MAX_BYTES, BadFile, Rules, read_rows
+from services.lifecycle.wording import describe, failure_text, outcome_of
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def confirm(batch: Batch, *, actor: User | None) -> bool:
     ).rowcount
     if moved:
         audit.record("bulk.confirmed", actor=actor, target=f"bulk file {batch.id}",
-                     detail=f"{batch.valid_rows} request(s) from {batch.filename}"[:500])
+                     detail=(f"{batch.valid_rows} {'request' if batch.valid_rows == 1 else 'requests'} "
+                             f"from {batch.filename}")[:500])
     db.session.commit()
     db.session.refresh(batch)
     return moved == 1
@@ -265,24 +266,26 @@ def rows_page(batch_id: int, statuses: tuple[str, ...], page: int,
     return rows, total
 
 
-# downstreamRequestId: Capillary's id of the call that ran an approved row (X-CAP-REQUEST-ID),
-# what its support asks for (docs/CAPILLARY_API.md §2.4).
-RESULT_COLUMNS = ("line", "requestId", "state", "error", "downstreamRequestId")
+# The file's own columns as uploaded, then what became of each line: the requestId, the state in
+# words, the error in words, and downstreamRequestId (Capillary's id of the call that ran an
+# approved row, X-CAP-REQUEST-ID: what its support asks for, docs/CAPILLARY_API.md §2.4).
+RESULT_COLUMNS = ("line", *COLUMNS, "requestId", "state", "error", "downstreamRequestId")
 _RESULT_PAGE = 1000
 
 
 def result_records(batch_id: int) -> Iterator[tuple]:
-    """Yield ``(line, requestId, state, error, downstreamRequestId)`` for every line, a page at a time.
+    """Yield one row of :data:`RESULT_COLUMNS` for every line, a page at a time.
 
-    A failure with a documented Capillary code is worded in the reader's language, code included.
+    States and errors are in the reader's language; a documented Capillary code is named
+    after the words, for support.
     """
     last_line = 0
     while True:
         page = db.session.execute(
-            select(BatchRow.line, BatchRow.status, BatchRow.errors, BatchRow.duplicate_of,
+            select(BatchRow.line, BatchRow.values, BatchRow.status, BatchRow.errors, BatchRow.duplicate_of,
                    TrackedRequest.request_id, TrackedRequest.state, TrackedRequest.error_message,
                    TrackedRequest.error_kind, TrackedRequest.error_code, TrackedRequest.error_detail,
-                   TrackedRequest.downstream_request_id)
+                   TrackedRequest.details, TrackedRequest.downstream_request_id)
             .outerjoin(TrackedRequest, and_(TrackedRequest.batch_id == BatchRow.batch_id,
                                             TrackedRequest.batch_line == BatchRow.line))
             .where(BatchRow.batch_id == batch_id, BatchRow.line > last_line)
@@ -290,25 +293,30 @@ def result_records(batch_id: int) -> Iterator[tuple]:
         ).all()
         if not page:
             return
-        for (line, status, errors, duplicate_of, request_id, state, error_message,
-             error_kind, error_code, error_detail, downstream_id) in page:
-            if error_code in CODE_WORDS:
-                failure = failure_text(error_kind, error_code, error_detail)
-                error_message = f"{failure.what} {failure.reference}"
-            yield (line, request_id or "", *_result_words(status, errors, duplicate_of, state, error_message),
+        for (line, values, status, errors, duplicate_of, request_id, state, error_message,
+             error_kind, error_code, error_detail, details, downstream_id) in page:
+            if state == "failed":
+                error_message = outcome_of(state, details).words
+            elif error_kind:
+                failure = failure_text(error_kind, error_code, error_detail, fallback=error_message)
+                error_message = " ".join(part for part in (failure.what, failure.reference) if part)
+            own = [(values or {}).get(column, "") for column in COLUMNS]
+            yield (line, *own, request_id or "", *_result_words(status, errors, duplicate_of, state, error_message),
                    downstream_id or "")
         last_line = page[-1][0]
         db.session.expire_all()
 
 
 def _result_words(status, errors, duplicate_of, state, error_message) -> tuple[str, str]:
+    """The line's state and error in words."""
     if status == INVALID:
-        return "invalid", "; ".join(f"{column}: {message}" for column, message in errors or [])
+        return _("Not valid: not sent"), "; ".join(f"{column}: {message}" for column, message in errors or [])
     if status == DUPLICATE:
-        return "duplicate", _("The same customer as line %(line)s; only that line is sent.", line=duplicate_of)
+        return (_("Duplicate: not sent"),
+                _("The same customer as line %(line)s; only that line is sent.", line=duplicate_of))
     if status == PENDING:
-        return "not_sent_yet", ""
-    return state or "sending", error_message or ""
+        return _("Not sent yet"), ""
+    return describe(state or "sending").badge, error_message or ""
 
 
 def lost_request_ids(batch_id: int) -> list[int]:

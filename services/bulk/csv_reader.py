@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import BinaryIO
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -211,10 +211,14 @@ def _columns(header: list[str], notices: list[str]) -> list[str | None]:
     missing = [c for c in REQUIRED_COLUMNS if c not in named]
     if missing:
         found = ", ".join(cell.strip() for cell in header if cell.strip()) or _("nothing")
-        raise BadFile(_(
-            "The header is missing the column(s) %(missing)s. The first line must name the "
+        raise BadFile(ngettext(
+            "The header is missing the column %(missing)s. The first line must name the "
             "template's columns (%(required)s; optional: %(optional)s); "
             "this file's first line has: %(found)s.",
+            "The header is missing the columns %(missing)s. The first line must name the "
+            "template's columns (%(required)s; optional: %(optional)s); "
+            "this file's first line has: %(found)s.",
+            len(missing),
             missing=", ".join(missing), required=", ".join(REQUIRED_COLUMNS), optional=", ".join(OPTIONAL_COLUMNS),
             found=found[:300],
         ))

@@ -24,7 +24,7 @@ from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, D
 from services.lifecycle.queue import QueueFilters, QueuePage, queue_page
 from services.lifecycle.refresh import refresh
 from services.lifecycle.updates import apply_update
-from services.lifecycle.wording import describe, failure_text, outcome_of
+from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, failure_text, outcome_of, what_happened
 from services.people import audit, identity
 from services.people.permissions import decision_refusal
 
@@ -83,8 +83,8 @@ def why_not_decidable(record: TrackedRequest, *, actor: User | None) -> str | No
     if record.request_id is None:
         return _("This request has no Capillary request ID, so it cannot be decided.")
     if record.state != "AdminTask":
-        return _("This request is no longer waiting for approval: it is %(state)s.",
-                 state=describe(record.state).badge.lower())
+        return _("This request is no longer waiting for approval. Its state is now “%(state)s”.",
+                 state=describe(record.state).badge)
     if capillary_says_decided(record):
         return _("Capillary says this request was already decided by someone (code 2002), so it cannot be "
                  "decided again. Its decision shows on the request's page as soon as Capillary's answer "
@@ -178,6 +178,8 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
     claim.error_kind, claim.error_message, claim.error_code = exc.kind, exc.message, exc.code
     # A 401 or code 2013 to their own token; a deployment problem goes to administrators.
     rejected_own = identity.note_gateway_error(exc, actor, target=f"request {record.id}")
+    if rejected_own:
+        claim.error_kind = OWN_TOKEN_REFUSED  # their own token, not the shared one
     if exc.may_exist:
         # It may have been applied: keep the claim so nobody sends a second PUT; a refresh settles it.
         claim.status = DECISION_UNKNOWN
@@ -187,13 +189,14 @@ def _failed(record: TrackedRequest, claim: Decision, exc: GatewayError, actor: U
         return DecisionResult(
             "unknown",
             _("Could not confirm the decision: %(error)s It may have reached Capillary; the status "
-              "page checks and shows the outcome. Do not decide again until it does.", error=exc.message),
+              "page checks and shows the outcome. Do not decide again until it does.",
+              error=what_happened(exc.kind, exc.code)),
         )
     # Surely not applied: the claim is freed for another try (not after code 2002: see why_not_decidable).
     claim.status = DECISION_FAILED
     claim.updated_at = utcnow()
     db.session.commit()
-    words = failure_text(exc.kind, exc.code, exc.detail, fallback=exc.message)
+    words = failure_text(claim.error_kind, exc.code, exc.detail, fallback=exc.message)
     # Whole sentences, each translated on its own, joined with spaces.
     text = " ".join(part for part in (_("Capillary did not take the decision: %(error)s", error=words.what),
                                       words.reference) if part)

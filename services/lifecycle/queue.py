@@ -27,6 +27,7 @@ from models.batches import Batch
 from services.lifecycle.adoption import import_unseen
 from services.lifecycle.reconcile import list_all
 from services.lifecycle.updates import RecordGone, apply_update
+from services.lifecycle.wording import what_happened
 from services.people import identity
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def read_waiting(actor: User | None) -> tuple[set[str] | None, int, str | None]:
             page_size=size, max_pages=MAX_LIST_PAGES, token=identity.checker_token(actor),
         )
     except GatewayError as exc:
-        return None, 0, exc.message
+        return None, 0, what_happened(exc.kind, exc.code)  # in the reader's words, never the gateway's
     records, imported = import_unseen(items)
     for info in items:
         record = records.get(info.requestId)

@@ -43,6 +43,7 @@ from services.lifecycle.adoption import (
     unsettled_submissions,
 )
 from services.lifecycle.updates import apply_update, note_for, parse_gateway_time
+from services.lifecycle.wording import english_note, english_what, not_found_words, note_words
 from services.people import identity
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,17 @@ def is_due(record: TrackedRequest, now: datetime | None = None) -> bool:
     if record.state == UNKNOWN:
         return True
     return record.state == SENDING and record.created_at <= (now or utcnow()) - stuck_sending_after()
+
+
+def known_by(record: TrackedRequest) -> datetime | None:
+    """When the app will know whether a lost submission exists (naive UTC), or None when it is not lost.
+
+    Until then each look finds it in Capillary's request list or not yet; once the grace period
+    is over, not found means not created (:func:`reconcile`).
+    """
+    if record.request_id is not None or record.origin == IMPORTED or record.state not in (UNKNOWN, SENDING):
+        return None
+    return record.created_at + timedelta(seconds=current_app.config["CAP_RECONCILE_GRACE_SECONDS"])
 
 
 def _gateway_day(moment: datetime) -> datetime:
@@ -170,10 +182,11 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
     try:
         matches = match_items(record, listed if listed is not None else search(search_key(record)), now)
     except GatewayError as exc:
-        record.refresh_error = f"Capillary's request list could not be searched: {exc.message}"
+        record.refresh_error = ("Capillary's request list could not be searched: "  # an English record
+                                + english_what(exc.kind, exc.code))
         record.refresh_error_at = now
         db.session.commit()
-        return ReconcileResult(FAILED, record.refresh_error)
+        return ReconcileResult(FAILED, note_words(record.refresh_error))
     if len(matches) == 1:
         try:
             adopt(record, matches[0], "Found in Capillary's request list: this submission was created there.")
@@ -195,10 +208,7 @@ def reconcile(record: TrackedRequest, *, now: datetime | None = None,
     if record.created_at <= now - grace:
         minutes = max(int(grace.total_seconds() // 60), 0)
         record.error_kind = "not_created"
-        record.record_state(
-            NOT_CREATED,
-            f"Not found in Capillary's request list {minutes} minute(s) after it was sent: it was not created.",
-        )
+        record.record_state(NOT_CREATED, english_note(not_found_words, minutes))
         db.session.commit()
         return ReconcileResult(MARKED_NOT_CREATED, _("Not found in Capillary: it was not created there."))
     db.session.commit()

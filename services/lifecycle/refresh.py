@@ -26,7 +26,7 @@ from models import FAILED_TO_SUBMIT, NOT_CREATED, TrackedRequest, utcnow
 from models.requests import SANDBOX_GONE
 from services.lifecycle import reconcile
 from services.lifecycle.updates import apply_update
-from services.lifecycle.wording import describe
+from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, english_what, what_happened
 from services.people import identity
 
 # States that never change again: Capillary's decided ones and the app's own dead ends.
@@ -139,12 +139,13 @@ def refresh(record: TrackedRequest, *, force: bool = False) -> RefreshResult:
             db.session.commit()
             return RefreshResult(True, changed=True, message=describe(record.state).meaning)
         # A 401 or code 2013 to the submitter's own token; a deployment problem goes to administrators.
-        identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}")
-        record.refresh_error = exc.message
+        own = identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}")
+        kind = OWN_TOKEN_REFUSED if own else exc.kind  # whose token was refused, said in words
+        record.refresh_error = english_what(kind, exc.code)  # shown translated (wording.note_words)
         record.refresh_error_at = utcnow()
         _wait_as_told(record, exc)
         db.session.commit()
-        return RefreshResult(True, error=exc.message)
+        return RefreshResult(True, error=what_happened(kind, exc.code))
     changed = apply_update(record, info)
     db.session.commit()
     if changed:

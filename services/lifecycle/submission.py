@@ -25,6 +25,7 @@ from i18n import N_
 from models import FAILED_TO_SUBMIT, NOT_CREATED, SENDING, UNKNOWN, TrackedRequest, User, utcnow
 from services.lifecycle.adoption import RequestIdTaken, take_request_id
 from services.lifecycle.updates import apply_update
+from services.lifecycle.wording import OWN_TOKEN_REFUSED
 from services.people import audit, identity, permissions
 
 log = logging.getLogger(__name__)
@@ -212,9 +213,15 @@ def record_failure(record: TrackedRequest, exc: GatewayError) -> None:
     record.error_detail = exc.detail
     record.error_status = exc.status
     if identity.note_gateway_error(exc, record.submitter, target=f"request {record.id}"):
+        record.error_kind = OWN_TOKEN_REFUSED  # their own token, not the shared one: pages say so
         record.error_message += (" Your own Capillary token is now marked as rejected: set a new one "
                                  "on your profile page, then use Edit and retry.")
-    record.record_state(UNKNOWN if exc.may_exist else FAILED_TO_SUBMIT, exc.message)
+    # The note is fixed words (translated when shown); the failure's facts are on the record.
+    if exc.may_exist:
+        record.record_state(UNKNOWN,
+                            N_("Sent, but no clear answer came back: the app checks Capillary's request list."))
+    else:
+        record.record_state(FAILED_TO_SUBMIT, N_("Capillary did not create the request."))
 
 
 # -- resending ------------------------------------------------------------------------------------

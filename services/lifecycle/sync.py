@@ -37,6 +37,7 @@ from services.lifecycle import reconcile, verification
 from services.lifecycle.adoption import import_unseen, tracked_by_request_id
 from services.lifecycle.refresh import FINAL_STATES, forgotten_by_sandbox
 from services.lifecycle.updates import RecordGone, apply_update
+from services.lifecycle.wording import english_what
 from services.people import identity
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ def _fetch_leftovers(leftovers: list[TrackedRequest], summary: SyncSummary) -> N
                 db.session.commit()
                 summary.updated += 1
                 continue
-            record.refresh_error, record.refresh_error_at = exc.message, utcnow()
+            record.refresh_error, record.refresh_error_at = english_what(exc.kind, exc.code), utcnow()
             db.session.commit()
             summary.note_failure(f"request {record.id}: {exc.message}", exc)
             continue

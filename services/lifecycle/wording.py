@@ -12,13 +12,17 @@ Gateway failures are worded by Capillary's documented code when there is one (§
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+from functools import cache
 
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from gateway.envelope import error_facts, warning_texts
 from gateway.errors import ADMIN_KINDS, CODE_KINDS
+from i18n import N_
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,24 @@ def describe(state: str) -> StateText:
         return StateText(state, _("Capillary reports the state '%(state)s'.", state=state), "neutral")
     return replace(known, badge=str(known.badge), meaning=str(known.meaning))
 
+# Capillary's identifier types (gateway/payload.py IDENTIFIER_NAMES) as words inside a sentence.
+IDENTIFIER_WORDS = {
+    "mobile": _l("mobile number"),
+    "email": _l("email address"),
+    "externalId": _l("external ID"),
+    "cardnumber": _l("card number"),
+    "cardExternalId": _l("card external ID"),
+    "wechat": _l("WeChat ID"),
+    "fbid": _l("Facebook ID"),
+    "martjackId": _l("Martjack ID"),
+}
+
+
+def identifier_words(name: str | None) -> str:
+    """An identifier type in plain words (an unknown one as it is)."""
+    return str(IDENTIFIER_WORDS.get(name or "", name or ""))
+
+
 # -- outcomes ------------------------------------------------------------------------------------
 
 # Intouch error codes of the Update Customer Status API (§5), in words a store manager can act on.
@@ -88,6 +110,8 @@ ERROR_WORDS = {
     ),
     "744": _l("Reference number already exists: Capillary already has a change with this reference."),
 }
+# Codes of a change Capillary could not apply because of the values sent: fixed by a new request.
+FIXABLE_CODES = ("8015", "8013")
 # The downstream call's id, in both spellings Capillary's examples use (§2.4); headers are case-insensitive.
 DOWNSTREAM_ID_HEADERS = ("x-cap-request-id", "x-cap-requestid")
 
@@ -112,6 +136,12 @@ class Outcome:
     warnings: tuple[str, ...] = ()  # the downstream answer's warnings, as Capillary worded them
 
     @property
+    def fixable(self) -> bool:
+        """Capillary could not apply it because of what was typed (customer not found, invalid
+        identifier, HTTP 400): the person can fix the values and submit a new request."""
+        return self.succeeded is False and (self.error_code in FIXABLE_CODES or self.http_status == 400)
+
+    @property
     def decision_text(self) -> str:
         """The decision as a short phrase, e.g. "Approved"."""
         if self.decision == "approved":
@@ -122,14 +152,15 @@ class Outcome:
 
 
 def describe_error(code, message: str | None = None) -> str:
-    """Turn an Intouch error code (and Capillary's message) into plain words (the request's language)."""
+    """Turn an Intouch error code into plain words (the request's language).
+
+    A code without words of its own is not put in the sentence: the code and Capillary's
+    ``message`` show in the details for support (requests/_downstream.html).
+    """
     known = ERROR_WORDS.get(str(code))
     if known:
         return str(known)
-    if message:
-        return _("Capillary's customer API refused the change (code %(code)s: %(message)s).",
-                 code=code, message=message)
-    return _("Capillary's customer API refused the change (code %(code)s).", code=code)
+    return _("Capillary's customer API refused the change; the details for Capillary's support below say how.")
 
 
 def outcome_of(state: str, details: dict | None) -> Outcome:
@@ -197,9 +228,8 @@ def _with_words(state: str, outcome: Outcome) -> Outcome:
     if state == "rejected":
         words = _("A checker rejected the request; the customer's status was not changed.")
     elif state == "failed":
-        reason = describe_error(outcome.error_code, outcome.error_message) if outcome.error_code else (
-            _("Capillary's customer API answered HTTP %(status)s.", status=outcome.http_status)
-            if outcome.http_status else _("Capillary did not say why."))
+        reason = describe_error(outcome.error_code, outcome.error_message) if (
+            outcome.error_code or outcome.http_status) else _("Capillary did not say why.")
         words = _("Approved, but Capillary could not apply the change. %(reason)s", reason=reason)
     elif state == "approved":
         words = _("Capillary changed the customer's status.") if outcome.succeeded is not False else (
@@ -220,7 +250,9 @@ ADVICE = {
         "checks Capillary's request list and will match it or offer a resend."
     ),
     "rejected": _l("Correct the request and submit it again."),
-    "token_rejected": _l("Your Capillary sign-in token is invalid or expired: renew it, then retry."),
+    "token_rejected": _l("You cannot fix this yourself: the app's administrators were told and must renew the "
+                         "shared token. Try again later, or set a Capillary token of your own on your profile "
+                         "page and retry."),
     "access_denied": _l("Ask Capillary's access team for the needed access (CanMakeRequest or CanCheckRequest)."),
     "not_found": _l("Check the request ID and the CAP_GATEWAY_URL setting."),
     "rate_limited": _l("Capillary is limiting requests: wait a minute, then retry."),
@@ -246,6 +278,13 @@ ADVICE = {
 
 
 ADVICE["connection_lost"] = ADVICE["timeout"]  # the answer was lost the same way
+# The person's own token could not be used: they can set a new one, or clear it to use the shared one.
+ADVICE["own_token_rejected"] = ADVICE["own_token_expired"] = ADVICE["own_token_unreadable"] = _l(
+    "Set a new token on your profile page (or clear it to use the shared token), then use Edit and retry.")
+ADVICE["own_token_refused"] = ADVICE["own_token_rejected"]
+# Whose token Capillary refused decides what the person can do, whatever code came with it (2013).
+TOKEN_KINDS = ("token_rejected", "own_token_refused")
+OWN_TOKEN_REFUSED = "own_token_refused"  # noqa: S105 - a failure kind, not a secret
 
 
 def advice_for(kind: str | None) -> str:
@@ -308,6 +347,56 @@ CODE_WORDS = {
 }
 
 
+# What happened, by the failure's kind, when Capillary gave no documented code: the gateway's own
+# message (exc.message) is an English record for logs; these are its words for people.
+KIND_WHAT = {
+    "error": _l("Something went wrong while talking to Capillary."),
+    "unreachable": _l("The app could not connect to Capillary, so nothing was sent."),
+    "timeout": _l("The request was sent, but Capillary's answer did not come in time."),
+    "connection_lost": _l("The request was sent, but the connection to Capillary broke before its answer came."),
+    "rejected": _l("Capillary refused the request as it was sent."),
+    # A refused token: the person's own (marked rejected, own_token_refused) or else the shared one.
+    "token_rejected": _l("Capillary refused the shared Capillary token this app uses for everyone (not a token "
+                         "of yours): it is invalid or has expired."),
+    "own_token_refused": _l("Capillary refused your own Capillary token: it is invalid or has expired."),
+    "gateway_credentials": _l("Capillary refused this app's gateway credentials."),
+    "access_denied": _l("Capillary refused: the Capillary user this app acts as lacks the access needed "
+                        "(CanMakeRequest to submit, CanCheckRequest to approve)."),
+    "not_found": _l("Capillary's gateway answered that it does not know this address or request."),
+    "already_decided": _l("Capillary says this request was already decided by someone, so this decision was "
+                          "not applied."),
+    "invalid_payload": _l("Capillary refused the request as invalid."),
+    "unsupported_type": _l("Capillary does not support this request type for your organisation."),
+    "org_header": _l("Capillary refused the organisation ID this app sends: it is missing or invalid."),
+    "misconfigured": _l("Capillary's workflow is misconfigured."),
+    "rate_limited": _l("Capillary is limiting requests: too many were sent in a short time."),
+    "server_error": _l("Capillary's gateway failed with an internal error."),
+    "unavailable": _l("Capillary's gateway is temporarily unavailable."),
+    "unreadable": _l("Capillary's answer could not be read."),
+    "interrupted": _l("The worker sending this row stopped before Capillary's answer was recorded, so the "
+                      "request may exist in Capillary."),
+    "not_created": _l("The request was never found in Capillary's request list, so it was not created."),
+    "own_token_rejected": _l("Nothing was sent: Capillary had already rejected your own Capillary token."),
+    "own_token_expired": _l("Nothing was sent: your own Capillary token has expired."),
+    "own_token_unreadable": _l("Nothing was sent: your own Capillary token can no longer be read (the app's key "
+                               "changed)."),
+}
+
+
+def what_happened(kind: str | None, code: str | None = None) -> str:
+    """Say in the request's language what a gateway failure of ``kind`` (and ``code``) was."""
+    known = CODE_WORDS.get(code or "")
+    if known is not None:
+        return str(known.what)
+    return str(KIND_WHAT.get(kind or "", KIND_WHAT["error"]))
+
+
+def english_what(kind: str | None, code: str | None = None) -> str:
+    """:func:`what_happened` as an English record, to store (shown translated by :func:`note_words`)."""
+    with force_locale("en"):
+        return what_happened(kind, code)
+
+
 @dataclass(frozen=True)
 class FailureText:
     """A gateway failure in words, ready to show (the request's language)."""
@@ -318,6 +407,18 @@ class FailureText:
     said: str | None = None  # Capillary's own message, verbatim (never translated)
     for_admins: bool = False  # a problem of the deployment: reported to administrators too
     documented: bool = False  # worded from Capillary's documented code (else from the kind)
+    status: int | None = None  # the HTTP status Capillary answered, for the details line
+
+    @property
+    def details(self) -> str:
+        """The codes, for support only: e.g. "HTTP 400 · error 8015" ("" when there are none)."""
+        if self.status is not None and self.code is not None:
+            return _("HTTP %(status)s · error %(code)s", status=self.status, code=self.code)
+        if self.status is not None:
+            return _("HTTP %(status)s", status=self.status)
+        if self.code is not None:
+            return _("error %(code)s", code=self.code)
+        return ""
 
     @property
     def reference(self) -> str:
@@ -330,18 +431,139 @@ class FailureText:
 
 
 def failure_text(kind: str | None, code: str | None = None, said: str | None = None,
-                 fallback: str | None = None) -> FailureText:
+                 fallback: str | None = None, status: int | None = None) -> FailureText:
     """Word a gateway failure: by Capillary's documented code when there is one, else by ``kind``.
 
-    :param said: Capillary's own message, shown as it came.
-    :param fallback: the error's recorded message, used as "what happened" when neither a
-        documented code nor a better sentence applies (e.g. a timeout's own explanation).
+    :param said: Capillary's own message, shown as it came (in a details line, never in prose).
+    :param fallback: the recorded message of a failure with no kind (not a gateway error); a
+        gateway error is always worded by its kind, never by its English record.
+    :param status: the HTTP status Capillary answered, for the details line.
     """
     known = CODE_WORDS.get(code or "")
     if code is not None and known is not None:
         mapped = CODE_KINDS[code].kind
-        return FailureText(what=str(known.what), todo=str(known.todo or ADVICE.get(mapped, ADVICE["error"])),
-                           code=code, said=said, for_admins=mapped in ADMIN_KINDS, documented=True)
-    what = fallback or _("Capillary refused the call.")
+        todo = ADVICE[kind] if kind in TOKEN_KINDS else (known.todo or ADVICE.get(mapped, ADVICE["error"]))
+        return FailureText(what=str(known.what), todo=str(todo),
+                           code=code, said=said, for_admins=mapped in ADMIN_KINDS, documented=True,
+                           status=status)
+    what = fallback if (fallback and not kind) else what_happened(kind)
     return FailureText(what=what, todo=advice_for(kind), code=code, said=said,
-                       for_admins=(kind or "") in ADMIN_KINDS)
+                       for_admins=(kind or "") in ADMIN_KINDS, status=status)
+
+
+# -- timeline notes ------------------------------------------------------------------------------
+
+# A timeline note is stored as an English record (services/lifecycle: decisions, updates,
+# submission, reconcile). Fixed notes are msgids themselves; notes with values follow one of
+# these templates, and are translated by reading the values back out of the English record.
+NOTE_TEMPLATES = (
+    N_("Approved in this app by %(who)s: “%(message)s”. %(outcome)s"),
+    N_("Approved in this app by %(who)s: “%(message)s”."),
+    N_("Rejected in this app by %(who)s: “%(message)s”. %(outcome)s"),
+    N_("Rejected in this app by %(who)s: “%(message)s”."),
+    N_("Approved by a checker: “%(message)s”. %(outcome)s"),
+    N_("Approved by a checker. %(outcome)s"),
+    N_("Rejected by a checker: “%(message)s”."),
+    N_("Rejected by a checker."),
+    "Approved, but Capillary could not apply the change. %(reason)s",
+    # Words of earlier releases, still in stored notes.
+    N_("Capillary's customer API refused the change (code %(code)s: %(message)s)."),
+    N_("Capillary's customer API refused the change (code %(code)s)."),
+    N_("Capillary's customer API answered HTTP %(status)s."),
+    "Capillary reports the state '%(state)s'.",
+    N_("Capillary's request list could not be searched: %(problem)s"),
+)
+
+
+def not_found_words(num: int) -> str:
+    """The note of a request never found in Capillary, ``num`` minutes after it was sent."""
+    return ngettext("Not found in Capillary's request list %(num)s minute after it was sent: it was not created.",
+                    "Not found in Capillary's request list %(num)s minutes after it was sent: it was not created.",
+                    num)
+
+
+# Plural notes, each a function of the count; stored in English (english_note), read back here.
+NOTE_PLURALS = (not_found_words,)
+_SENTINEL = 987654321
+
+
+# Fixed notes written elsewhere as plain strings (marked here so the catalog has them).
+FIXED_NOTES = (
+    N_("Capillary did not create the request."),
+    N_("Sent, but no clear answer came back: the app checks Capillary's request list."),
+    N_("The worker sending this row stopped before Capillary's answer was recorded, so the request may exist "
+       "in Capillary. It is looked up in Capillary's request list; it is never sent again automatically."),
+    N_("a checker"),
+)
+# Values that are themselves notes (or fixed words) and are translated in turn.
+_WORDED_VALUES = {"outcome", "reason", "who", "problem"}
+
+
+@cache
+def _note_pattern(template: str) -> re.Pattern:
+    parts = re.split(r"%\((\w+)\)s", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
+    return re.compile(regex, re.DOTALL)
+
+
+def _known(text: str) -> str | None:
+    """``text`` translated when it is a msgid (or a fixed word), else None."""
+    words = _(text)
+    return words if words != text else None
+
+
+def note_words(note: str | None, _depth: int = 0) -> str:
+    """Show a stored timeline note (an English record) in the page's language.
+
+    A note that is no msgid and follows no template (e.g. a record written by an older
+    release) is shown as it is.
+    """
+    if not note:
+        return ""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return note  # the record's own language
+    known = _known(note)
+    if known is not None or _depth > 3:
+        return known if known is not None else note
+    for template in NOTE_TEMPLATES:
+        found = _note_pattern(template).fullmatch(note)
+        if found is None:
+            continue
+        values = found.groupdict()
+        for name in _WORDED_VALUES & values.keys():
+            worded = note_words(values[name], _depth + 1)
+            if name != "who" and worded == values[name] and _known(values[name]) is None:
+                break  # not a note we know: try the next template
+            values[name] = worded
+        else:
+            return _(template, **values)
+    for words in NOTE_PLURALS:
+        num = _english_count(words, note)
+        if num is not None:
+            return words(num)
+    return note
+
+
+def english_note(words, num: int) -> str:
+    """The English record of the plural note ``words(num)`` (translated when shown by :func:`note_words`)."""
+    with force_locale("en"):
+        return words(num)
+
+
+def _english_count(words, note: str) -> int | None:
+    """The count of ``note`` when it is the English record of ``words(count)``, else None."""
+    if note == english_note(words, 1):
+        return 1
+    plural = re.escape(english_note(words, _SENTINEL)).replace(str(_SENTINEL), r"(\d+)")
+    found = re.fullmatch(plural, note)
+    return int(found.group(1)) if found else None
+
+
+def why_not_done(record) -> str | None:
+    """Why Capillary did not create or apply ``record``, in words (None when nothing went wrong)."""
+    if record.state == "failed":
+        return outcome_of(record.state, record.details).words
+    if record.error_kind:
+        return failure_text(record.error_kind, record.error_code, record.error_detail).what
+    return None

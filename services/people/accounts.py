@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -115,8 +116,9 @@ def _check_roles(roles: Iterable[str], stores: list) -> tuple[str, ...]:
     wanted = tuple(role for role in ROLES if role in set(roles))
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise PeopleError(_("Unknown role(s): %(unknown)s. Roles: %(roles)s.",
-                            unknown=", ".join(sorted(unknown)), roles=", ".join(ROLES)))
+        raise PeopleError(ngettext("Unknown role: %(unknown)s. Roles: %(roles)s.",
+                                   "Unknown roles: %(unknown)s. Roles: %(roles)s.", len(unknown),
+                                   unknown=", ".join(sorted(unknown)), roles=", ".join(ROLES)))
     if not wanted:
         raise PeopleError(_("Give the user at least one role."))
     if MAKER in wanted and AGENT not in wanted and not stores:

@@ -44,10 +44,15 @@ class TokenFormatError(ValueError):
 
 
 class OwnTokenUnusable(TokenRejected):
-    """The acting person's own token is known to be rejected, expired or unreadable: nothing is sent."""
+    """The acting person's own token is known to be rejected, expired or unreadable: nothing is sent.
 
-    def __init__(self, message: str):
+    ``kind`` says which (``own_token_rejected``, ``own_token_expired``, ``own_token_unreadable``),
+    so pages word it (services/lifecycle/wording.py) rather than show the English message.
+    """
+
+    def __init__(self, message: str, kind: str = "own_token_rejected"):
         super().__init__(message, status=None)
+        self.kind = kind
 
 
 # -- encryption at rest ------------------------------------------------------------------------
@@ -160,12 +165,14 @@ def token_for(role: str, user: User | None) -> str:
         with force_locale("en"):
             problem = token_problem(user)
         if problem:
-            raise OwnTokenUnusable(problem + " Nothing was sent.")
+            state = user.token_state()
+            raise OwnTokenUnusable(problem + " Nothing was sent.",
+                                   "own_token_expired" if state == TokenState.EXPIRED else "own_token_rejected")
         token = decrypt(user.ui_token_ciphertext)
         if token is None:
             log.warning("user %s has a stored token no configured CAP_TOKEN_KEY can decrypt", user.id)
             raise OwnTokenUnusable("Your stored Capillary token can no longer be read (the app's key "
-                                   "changed). Set it again on your profile. Nothing was sent.")
+                                   "changed). Set it again on your profile. Nothing was sent.", "own_token_unreadable")
         return token
     config = current_app.config
     if role == CHECKER:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Select, false
 from wtforms.validators import ValidationError
 
@@ -87,8 +88,12 @@ def validators(user: User) -> dict:
 
     def store_is_theirs(form, field):
         if field.data and field.data not in stores:
-            mine = ", ".join(stores) or _("none")
-            raise ValidationError(_("You can only submit for your own store(s): %(stores)s.", stores=mine))
+            if not stores:
+                raise ValidationError(_("You have no store assigned, so you cannot submit for a store. "
+                                        "Ask an administrator to assign yours."))
+            raise ValidationError(ngettext("You can only submit for your own store: %(stores)s.",
+                                           "You can only submit for your own stores: %(stores)s.", len(stores),
+                                           stores=", ".join(stores)))
 
     def in_zone(store: str, expected: str) -> str:
         return _("Store %(store)s is in zone %(zone)s.", store=store, zone=expected)

@@ -57,6 +57,15 @@
       form.addEventListener("submit", function (event) {
         if (form.dataset.submitted === "1") { event.preventDefault(); return; }
         form.dataset.submitted = "1";
+        // "Sending to Capillary…": seen and announced (role="status") while the server waits for
+        // Capillary; not for a button that goes elsewhere (e.g. "Edit" with its own formaction).
+        var status = form.querySelector("[data-sending-status]");
+        var going = event.submitter && event.submitter.hasAttribute("formaction");
+        if (status && form.dataset.sendingText && !going) {
+          status.textContent = form.dataset.sendingText;
+          form.classList.add("is-sending");
+          form.setAttribute("aria-busy", "true");
+        }
         window.setTimeout(function () {
           form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
         }, 0);

@@ -139,7 +139,7 @@ def status_refused_with_a_code(page: Page, env) -> None:
     env.gateway.control("POST", "faults", {"kind": "code-2024", "endpoint": "create"})
     submit_request(page)
     _badge(page, "Not submitted")
-    expect(page.get_by_text("Capillary answered code 2024")).to_be_visible()
+    expect(page.get_by_text("HTTP 400 · error 2024")).to_be_visible()  # in the details line
 
 
 @recipe("status-failed-documented-shape", server="real")

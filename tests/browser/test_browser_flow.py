@@ -79,7 +79,7 @@ def test_errors_are_summarised_focused_and_tied_to_their_fields(page: Page):
 
     # Every summary link leads to its field and puts the cursor there.
     links = summary.get_by_role("link")
-    expect(links).to_have_count(6)  # till, store, zone, concept, identifier value, reason
+    expect(links).to_have_count(7)  # till, store, zone, concept, identifier value, label (no default), reason
     links.filter(has_text="Reason").click()
     expect(page.get_by_label("Reason")).to_be_focused()
     links.first.click()
@@ -169,6 +169,7 @@ def test_a_whole_submission_with_the_keyboard_alone(page: Page):
     _tab_to(page, "#identifierValue")
     page.keyboard.type("9780375690")
     _tab_to(page, "#label")
+    page.keyboard.press("ArrowDown")  # "Choose a status label…" -> Active
     page.keyboard.press("ArrowDown")  # Active -> Suspended
     expect(page.locator("#label")).to_have_value("Suspended")
     _tab_to(page, "#reason")

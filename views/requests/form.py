@@ -17,16 +17,23 @@ from models import TrackedRequest
 from services import customers
 from services.lifecycle import verification
 from services.lifecycle.submission import build_for_sending, find_by_key, submit
+from services.lifecycle.wording import why_not_done
 from services.people import identity, permissions
 from views import access, converters, form_pages
 from views.requests.status import pretty_json
 
 
-def _form_page(form: StatusChangeForm, status: int = 200, expired: bool = False, card=None):
-    """The request form; a maker's store fields are filled from (and locked to) their stores."""
+def _form_page(form: StatusChangeForm, status: int = 200, expired: bool = False, card=None,
+               source: TrackedRequest | None = None):
+    """The request form; a maker's store fields are filled from (and locked to) their stores.
+
+    ``card``: the customer found with "Find customer"; ``source``: the earlier request the form
+    was filled from ("Fix and submit again").
+    """
     permissions.prefill(form, current_user)
     return render_template("requests/new.html", form=form, form_expired=expired, card=card,
-                           lookup_on=customers.enabled(),
+                           lookup_on=customers.enabled(), source=source,
+                           source_problem=why_not_done(source) if source is not None else None,
                            store_hint=permissions.store_hint(current_user)), status
 
 
@@ -95,7 +102,9 @@ def new():
         previous = db.session.get(TrackedRequest, source_id)
         if previous is None or not permissions.can_view(current_user, previous):
             abort(404)
+        # A new submission with a new key, never a resend of the earlier one.
         form = StatusChangeForm(formdata=None, data=previous.form_values())
+        return _form_page(form, source=previous)
     return _form_page(form)
 
 

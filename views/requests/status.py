@@ -19,7 +19,7 @@ from services import customers
 from services.lifecycle import reconcile, verification
 from services.lifecycle.refresh import is_live, refresh
 from services.lifecycle.submission import resend, resent_as
-from services.lifecycle.wording import describe, failure_text, outcome_of
+from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, failure_text, outcome_of, what_happened
 from services.people import permissions
 from views.access import acting_person, passive
 from views.requests.timeline import timeline_html
@@ -43,7 +43,7 @@ def status_context(record: TrackedRequest) -> dict:
         "outcome": outcome_of(record.state, record.details),
         "failure": failure_of(record),
         "decision_failures": {d.id: failure_text(d.error_kind, d.error_code, fallback=d.error_message)
-                              for d in decisions if d.error_code},
+                              for d in decisions if d.error_kind},
         "live": is_live(record),
         "candidates": reconcile.candidates_for(record) if record.request_id is None else [],
         "decisions": decisions,
@@ -60,8 +60,9 @@ def failure_of(record: TrackedRequest):
     """The failed create of ``record`` in words (by Capillary's code when documented), or None."""
     if not (record.error_kind or record.error_message):
         return None
-    failure = failure_text(record.error_kind, record.error_code, record.error_detail, fallback=record.error_message)
-    own_marked = (record.error_kind == "token_rejected" and record.submitter is not None
+    failure = failure_text(record.error_kind, record.error_code, record.error_detail,
+                           fallback=record.error_message, status=record.error_status)
+    own_marked = (record.error_kind == OWN_TOKEN_REFUSED and record.submitter is not None
                   and record.submitter.token_state() == TokenState.REJECTED)
     return {"text": failure, "own_token_marked": own_marked}
 
@@ -135,8 +136,8 @@ def choose_match(pk: int):
     except ValueError as exc:
         flash(str(exc), "error")
     except GatewayError as exc:
-        flash(_("Could not check that request in Capillary: %(problem)s Nothing was changed.", problem=exc.message),
-              "error")
+        flash(_("Could not check that request in Capillary: %(problem)s Nothing was changed.",
+                problem=what_happened(exc.kind, exc.code)), "error")
     return redirect(url_for("requests.show", pk=pk), 303)
 
 
