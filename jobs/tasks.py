@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 BULK_RUN = "bulk.run"
 BULK_RESUME = "bulk.resume"
+BULK_CHECK = "bulk.check"
 REQUESTS_SYNC = "requests.sync"
 REQUESTS_RECONCILE = "requests.reconcile"
 DECISIONS_RUN = "decisions.run"
@@ -36,6 +37,17 @@ def bulk_run(batch_id: int) -> str:
     lost = batches.lost_request_ids(batch_id)
     if lost:
         jobs.enqueue(REQUESTS_RECONCILE, record_ids=lost)
+    return outcome
+
+
+def bulk_check(batch_id: int) -> str:
+    """Check a file's customers in Capillary (services/bulk/customer_check.py); queue it again if stopped."""
+    import jobs
+    from services.bulk import customer_check
+
+    outcome = customer_check.check_batch(batch_id, should_stop=jobs.stop_requested)
+    if outcome == customer_check.STOPPED:
+        jobs.enqueue(BULK_CHECK, batch_id=batch_id)
     return outcome
 
 
@@ -94,7 +106,7 @@ def sync_failure(summary) -> str | None:
 
 TASKS: dict[str, Callable[..., object]] = {
     BULK_RUN: bulk_run, BULK_RESUME: bulk_resume, REQUESTS_SYNC: requests_sync, REQUESTS_RECONCILE: requests_reconcile,
-    DECISIONS_RUN: decisions_run,
+    DECISIONS_RUN: decisions_run, BULK_CHECK: bulk_check,
 }
 
 

@@ -29,6 +29,21 @@ PENDING = "pending"  # valid, not sent yet
 ROW_SENDING = "sending"  # claimed by a worker: its TrackedRequest exists, the call is under way
 ROW_DONE = "done"  # the gateway's answer (or failure) is recorded on the TrackedRequest
 INTERRUPTED = "interrupted"  # its worker died mid-call: never re-sent, left to reconciliation
+SKIPPED = "skipped"  # the customer check left it out (not found, invalid, no change): never sent
+
+# Where a file's customer check stands (Batch.check_state; None: never asked for).
+CHECK_QUEUED = "queued"
+CHECK_RUNNING = "running"
+CHECK_DONE = "done"
+
+# A row's customer-check outcome (BatchRow.customer_check). Never the customer's name.
+FOUND = "found"
+NOT_FOUND = "not_found"  # code 8015: left out
+INVALID_IDENTIFIER = "invalid"  # code 8013: left out
+NOOP = "noop"  # the new label is the customer's current one: left out
+OPEN_DUPLICATE = "duplicate"  # an open request for the same customer exists: flagged, still sent
+LOOKUP_FAILED = "lookup_failed"  # timeout, 5xx, 401...: could not be checked, still sent
+LEFT_OUT = (NOT_FOUND, INVALID_IDENTIFIER, NOOP)
 
 
 class Batch(Model):
@@ -61,6 +76,8 @@ class Batch(Model):
     # The worker currently sending this batch, and until when its claim holds.
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column()
+    # The customer check (CHECK_* above), asked for on the review page; None: not asked for.
+    check_state: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_batches_state_created", "state", "created_at"),)
 
@@ -81,6 +98,9 @@ class BatchRow(Model):
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     duplicate_of: Mapped[int | None] = mapped_column()  # the earlier line with the same customer
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The customer check's outcome (FOUND... above) and the customer's label then; never a name.
+    customer_check: Mapped[str | None] = mapped_column(String(16))
+    customer_label: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         UniqueConstraint("batch_id", "line"),

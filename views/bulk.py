@@ -26,8 +26,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 import jobs
 from extensions import db
 from forms.bulk_form import BulkUploadForm
-from models.batches import DUPLICATE, INTERRUPTED, INVALID, PENDING, REVIEW, ROW_DONE, ROW_SENDING, Batch
-from services.bulk import batches
+from models.batches import DUPLICATE, INTERRUPTED, INVALID, PENDING, REVIEW, ROW_DONE, ROW_SENDING, SKIPPED, Batch
+from services import customers
+from services.bulk import batches, customer_check
 from services.bulk.csv_reader import COLUMNS, MAX_BYTES, BadFile
 from views import converters
 from views.access import acting_person, passive
@@ -106,6 +107,20 @@ def confirm(batch_id: int):
     return redirect(url_for("bulk.show", batch_id=batch.id), 303)
 
 
+@bp.post("/<int:batch_id>/check")
+def check(batch_id: int):
+    """Check the file's customers in Capillary: queue the job (once; only with look-ups on)."""
+    batch = _batch(batch_id)
+    if not customers.enabled():
+        abort(404, description=_("Checking customers in Capillary is switched off."))
+    if customer_check.request_check(batch):
+        try:
+            jobs.enqueue(jobs.tasks.BULK_CHECK, batch_id=batch.id)
+        except Exception:  # the page says "queued"; asking again queues it again
+            current_app.logger.exception("could not queue the customer check of bulk batch %s", batch.id)
+    return redirect(url_for("bulk.show", batch_id=batch.id), 303)
+
+
 @bp.post("/<int:batch_id>/discard")
 def discard(batch_id: int):
     """Throw away a checked file that was not confirmed (its rows are deleted)."""
@@ -133,6 +148,35 @@ BATCH_STATE_WORDS = {
     "running": _l("Sending"),
     "done": _l("Finished"),
 }
+
+
+# A row's customer-check outcome, as the review page marks it.
+CHECK_WORDS = {
+    "found": _l("Found in Capillary"),
+    "not_found": _l("Not found in Capillary (code 8015): not sent"),
+    "invalid": _l("Invalid identifier (code 8013): not sent"),
+    "noop": _l("Already has this label: not sent"),
+    "duplicate": _l("An open request for this customer exists: still sent"),
+    "lookup_failed": _l("Could not be checked: still sent"),
+}
+
+
+def check_words(outcome: str | None) -> str:
+    """A row's customer-check outcome in plain words ("" when not checked)."""
+    return str(CHECK_WORDS.get(outcome, outcome)) if outcome else ""
+
+
+def check_summary(found: customer_check.CheckProgress) -> str:
+    """One sentence on where the customer check stands."""
+    if found.state == "done":
+        return ngettext("Customer check finished: %(num)d row checked, %(out)s left out of sending.",
+                        "Customer check finished: %(num)d rows checked, %(out)s left out of sending.",
+                        found.checked, out=found.left_out)
+    if found.state == "queued" and not found.checked:
+        return _("Customer check queued: waiting for a worker.")
+    return ngettext("Checking customers: %(checked)s of %(num)d row checked (%(percent)s%%).",
+                    "Checking customers: %(checked)s of %(num)d rows checked (%(percent)s%%).",
+                    found.to_check, checked=found.checked, percent=found.percent)
 
 
 def batch_state_words(state: str) -> str:
@@ -183,7 +227,8 @@ def time_left_words(found: batches.Progress) -> str:
 @bp.context_processor
 def _words():
     return {"batch_state_words": batch_state_words, "progress_summary": progress_summary,
-            "rate_words": rate_words, "time_left_words": time_left_words}
+            "rate_words": rate_words, "time_left_words": time_left_words, "check_words": check_words,
+            "check_summary": check_summary}
 
 
 @bp.get("/<int:batch_id>/results.csv")
@@ -196,14 +241,17 @@ def results(batch_id: int):
 
 
 def _review(batch: Batch):
-    pages = {name: _page(name) for name in ("valid_page", "error_page", "duplicate_page")}
+    pages = {name: _page(name) for name in ("valid_page", "error_page", "duplicate_page", "skipped_page")}
     valid, valid_total = batches.rows_page(batch.id, (PENDING,), pages["valid_page"], PAGE_SIZE)
     invalid, invalid_total = batches.rows_page(batch.id, (INVALID,), pages["error_page"], PAGE_SIZE)
     duplicates, duplicate_total = batches.rows_page(batch.id, (DUPLICATE,), pages["duplicate_page"], PAGE_SIZE)
+    skipped, skipped_total = batches.rows_page(batch.id, (SKIPPED,), pages["skipped_page"], PAGE_SIZE)
     return render_template(
         "bulk/review.html", batch=batch, page_size=PAGE_SIZE, pages=pages,
         valid=valid, valid_total=valid_total, invalid=invalid, invalid_total=invalid_total,
-        duplicates=duplicates, duplicate_total=duplicate_total,
+        duplicates=duplicates, duplicate_total=duplicate_total, skipped=skipped, skipped_total=skipped_total,
+        lookup_on=customers.enabled(),
+        check=customer_check.check_progress(batch) if batch.check_state else None,
     )
 
 

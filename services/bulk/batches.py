@@ -15,6 +15,7 @@ from typing import BinaryIO, cast
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -30,6 +31,7 @@ from models.batches import (
     ROW_DONE,
     ROW_SENDING,
     RUNNING,
+    SKIPPED,
     Batch,
     BatchRow,
 )
@@ -218,7 +220,7 @@ def progress(batch: Batch) -> Progress:
         .group_by(TrackedRequest.state)
     ).tuples().all())
     finished_states = {ROW_DONE, INTERRUPTED}
-    to_send = sum(n for status, n in by_status.items() if status not in (INVALID, DUPLICATE))
+    to_send = sum(n for status, n in by_status.items() if status not in (INVALID, DUPLICATE, SKIPPED))
     remaining = sum(n for status, n in by_status.items() if status in (PENDING, ROW_SENDING))
     created = sum(n for state, n in by_state.items() if state in CREATED_STATES)
     failed = sum(n for state, n in by_state.items() if state in ("failed_to_submit", "not_created"))
@@ -266,6 +268,13 @@ def rows_page(batch_id: int, statuses: tuple[str, ...], page: int,
     return rows, total
 
 
+# Why the customer check left a row out (the results file and the review page).
+LEFT_OUT_WORDS = {
+    "not_found": _l("No customer in Capillary has this identifier (code 8015); the row is not sent."),
+    "invalid": _l("Capillary says the identifier is invalid (code 8013); the row is not sent."),
+    "noop": _l("The customer already has this label; the row is not sent."),
+}
+
 # The file's own columns as uploaded, then what became of each line: the requestId, the state in
 # words, the error in words, and downstreamRequestId (Capillary's id of the call that ran an
 # approved row, X-CAP-REQUEST-ID: what its support asks for, docs/CAPILLARY_API.md §2.4).
@@ -283,6 +292,7 @@ def result_records(batch_id: int) -> Iterator[tuple]:
     while True:
         page = db.session.execute(
             select(BatchRow.line, BatchRow.values, BatchRow.status, BatchRow.errors, BatchRow.duplicate_of,
+                   BatchRow.customer_check,
                    TrackedRequest.request_id, TrackedRequest.state, TrackedRequest.error_message,
                    TrackedRequest.error_kind, TrackedRequest.error_code, TrackedRequest.error_detail,
                    TrackedRequest.details, TrackedRequest.downstream_request_id)
@@ -293,7 +303,7 @@ def result_records(batch_id: int) -> Iterator[tuple]:
         ).all()
         if not page:
             return
-        for (line, values, status, errors, duplicate_of, request_id, state, error_message,
+        for (line, values, status, errors, duplicate_of, check, request_id, state, error_message,
              error_kind, error_code, error_detail, details, downstream_id) in page:
             if state == "failed":
                 error_message = outcome_of(state, details).words
@@ -301,19 +311,22 @@ def result_records(batch_id: int) -> Iterator[tuple]:
                 failure = failure_text(error_kind, error_code, error_detail, fallback=error_message)
                 error_message = " ".join(part for part in (failure.what, failure.reference) if part)
             own = [(values or {}).get(column, "") for column in COLUMNS]
-            yield (line, *own, request_id or "", *_result_words(status, errors, duplicate_of, state, error_message),
+            yield (line, *own, request_id or "", *_result_words(status, errors, duplicate_of, check, state,
+                                                                      error_message),
                    downstream_id or "")
         last_line = page[-1][0]
         db.session.expire_all()
 
 
-def _result_words(status, errors, duplicate_of, state, error_message) -> tuple[str, str]:
-    """The line's state and error in words."""
+def _result_words(status, errors, duplicate_of, check, state, error_message) -> tuple[str, str]:
+    """The line's state and error in words (``check``: what the customer check found)."""
     if status == INVALID:
         return _("Not valid: not sent"), "; ".join(f"{column}: {message}" for column, message in errors or [])
     if status == DUPLICATE:
         return (_("Duplicate: not sent"),
                 _("The same customer as line %(line)s; only that line is sent.", line=duplicate_of))
+    if status == SKIPPED:
+        return _("Left out by the customer check: not sent"), str(LEFT_OUT_WORDS.get(check, check or ""))
     if status == PENDING:
         return _("Not sent yet"), ""
     return describe(state or "sending").badge, error_message or ""
