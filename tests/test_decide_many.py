@@ -243,3 +243,12 @@ def test_no_more_calls_in_flight_than_the_bulk_concurrency(app, client, checker_
     assert len(_puts(sandbox)) == 10 and all(record(app, pk).state == "approved" for pk in pks)
     with app.app_context():
         assert {i.status for i in db.session.scalars(db.select(DecisionRunItem))} == {"sent"}
+
+
+def test_the_connection_pool_holds_a_connection_for_each_job_thread(tmp_path):
+    from tests.helpers import make_app
+
+    app = make_app(tmp_path, {"CAP_BULK_CONCURRENCY": "5"})
+    with app.app_context():
+        # 2 × 5 job threads (bulk sending's and the multi-decision's) plus the claimer, heartbeat and web threads.
+        assert db.engine.pool.size() == 18  # type: ignore[attr-defined]  # a QueuePool

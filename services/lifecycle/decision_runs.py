@@ -44,9 +44,6 @@ from services.people import audit
 
 log = logging.getLogger(__name__)
 
-# Threads beyond the calls in flight: they do the database work while the others wait for
-# Capillary. A few are enough, and more would outgrow the connection pool (app.py).
-EXTRA_THREADS = 4
 MAX_REQUESTS = 5000  # one run at most; a bigger queue is decided in several
 _STATUS_OF = {"ok": ITEM_SENT, "unknown": ITEM_UNKNOWN, "refused": ITEM_REFUSED}
 
@@ -146,7 +143,7 @@ def run_decisions(run_id: int, *, should_stop: Callable[[], bool] = lambda: Fals
     worker left in ``sending`` stays so; its request's decision claim is settled by the status
     refresh and the sync, as a single decision's is.)
 
-    A few more threads than ``CAP_BULK_CONCURRENCY`` work, but only that many calls are in
+    Twice ``CAP_BULK_CONCURRENCY`` threads work (as bulk sending's), but only that many calls are in
     flight (a slot, held around the PUT only): while some threads wait for Capillary, others
     claim their next item and write their last outcome, so the database work does not add to
     the calls' time.
@@ -170,7 +167,7 @@ def run_decisions(run_id: int, *, should_stop: Callable[[], bool] = lambda: Fals
             finally:
                 db.session.commit()  # the last outcome written (see _one)
 
-    threads = concurrency + EXTRA_THREADS
+    threads = 2 * concurrency  # a decision's database work takes about as long as its call
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"decisions-{run_id}") as pool:
         for future in [pool.submit(worker) for _ in range(threads)]:
             future.result()
