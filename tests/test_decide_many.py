@@ -8,7 +8,7 @@ import threading
 from extensions import db
 from models import DecisionRun, DecisionRunItem
 from services.bulk import runner
-from services.lifecycle import decision_runs
+from services.lifecycle import decision_runs, decisions
 from services.people import accounts
 from tests.bulk_helpers import make_batch
 from tests.helpers import sign_in, signed_in_client
@@ -252,3 +252,28 @@ def test_the_connection_pool_holds_a_connection_for_each_job_thread(tmp_path):
     with app.app_context():
         # 2 × 5 job threads (bulk sending's and the multi-decision's) plus the claimer, heartbeat and web threads.
         assert db.engine.pool.size() == 18  # type: ignore[attr-defined]  # a QueuePool
+
+
+def test_a_decision_reads_its_request_once_after_loading_it(app, client, sandbox, valid_form):
+    """Each item of a run costs as few queries as a single decision can: no re-read after the claim or at the end."""
+    from sqlalchemy import event
+
+    from models import TrackedRequest
+
+    pk = _waiting(client, valid_form, 1)[0]
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM tracked_requests" in statement:
+            reads.append(statement)
+
+    with app.app_context():
+        loaded = db.session.get(TrackedRequest, pk)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            result = decisions.decide(loaded, "approved", MESSAGE, actor=None)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert result.status == "ok"
+    assert len(reads) == 1  # apply_update's locked re-read after the PUT; not after the claim, not at the end
+    assert len(_puts(sandbox)) == 1

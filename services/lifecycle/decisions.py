@@ -183,8 +183,8 @@ def decide(record: TrackedRequest, decision: str, message: str, *, actor: User |
         with force_locale("en"):
             note += " " + outcome_of(info.state, info.details).words
     apply_update(record, info, note)
+    state = describe(record.state).badge.lower()  # before the commit expires the record (no re-read)
     db.session.commit()
-    state = describe(record.state).badge.lower()
     if decision == "approved":
         return DecisionResult("ok", _("Approved. Capillary now shows the request as %(state)s.", state=state))
     return DecisionResult("ok", _("Rejected. Capillary now shows the request as %(state)s.", state=state))
