@@ -38,10 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=6 * 1024 * 1024,
     )
     app.config.update(test_config)
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A bulk job's sending threads, its claimer and heartbeat and the web threads each hold a
-        # connection: a pool this large keeps them open instead of reconnecting for every row.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_size", app.config["CAP_BULK_CONCURRENCY"] + 8)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite") or (":memory:" not in uri and uri.rstrip("/") != "sqlite:"):
+        # A bulk or multi-decision job's threads (twice the concurrency), its claimer and heartbeat
+        # and the web threads each hold a connection: a pool this large keeps them open instead of
+        # reconnecting for every row (SQLite files too: an in-memory database has a pool of its own).
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_size", 2 * app.config["CAP_BULK_CONCURRENCY"] + 8)
 
     _register_extensions(app)
     _register_blueprints(app)

@@ -196,6 +196,31 @@ def test_the_throttle_gives_n_permits_a_minute():
     assert throttle.acquire(lambda: next(checks)) is False
 
 
+def test_the_throttles_window_moves_a_permit_frees_a_minute_after_it_was_taken(monkeypatch):
+    from services.bulk import throttle as throttle_module
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(throttle_module.time, "time", lambda: now[0])
+    throttle = Throttle(2)
+    assert throttle.try_acquire() is True
+    now[0] += 30
+    assert throttle.try_acquire() is True
+    assert (throttle.try_acquire(), throttle.has_room(1)) == (False, False)
+    now[0] += 30  # the first permit's minute is over, the second's is not
+    assert (throttle.has_room(1), throttle.has_room(2)) == (True, False)
+    assert (throttle.try_acquire(), throttle.try_acquire()) == (True, False)
+
+
+def test_taking_a_permit_in_one_process_starts_no_thread(monkeypatch):
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), real_start(self))[1])
+    throttle = Throttle(100)
+    assert all(throttle.acquire() for _ in range(5))
+    assert throttle.has_room(95) and not throttle.has_room(96)
+    assert started == []
+
+
 def test_the_throttle_is_shared_through_redis(redis_settings):
     url, prefix = redis_settings["REDIS_URL"], redis_settings["REDIS_KEY_PREFIX"]
     worker_a, worker_b = Throttle(4, url, prefix), Throttle(4, url, prefix)

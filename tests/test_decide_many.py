@@ -8,7 +8,7 @@ import threading
 from extensions import db
 from models import DecisionRun, DecisionRunItem
 from services.bulk import runner
-from services.lifecycle import decision_runs
+from services.lifecycle import decision_runs, decisions
 from services.people import accounts
 from tests.bulk_helpers import make_batch
 from tests.helpers import sign_in, signed_in_client
@@ -179,3 +179,101 @@ def test_a_bulk_files_page_offers_deciding_the_whole_file_to_a_checker(app, sand
     link = f'href="/approvals?batch={batch_id}&amp;sort=file">Decide the whole file #{batch_id}…'
     assert link in pat.get(f"/bulk/{batch_id}").get_data(as_text=True)
     assert link not in signed_in_client(app, "agent").get(f"/bulk/{batch_id}").get_data(as_text=True)
+
+
+def _confirmed_run(app, client, checker_client, valid_form, count: int) -> tuple[list[int], int]:
+    """``count`` waiting requests and a confirmed run deciding them (its job not run yet)."""
+    pks = _waiting(client, valid_form, count)
+    checker_client.post("/approvals/many", data=_confirm_form(_review(checker_client, scope="matching")
+                                                              .get_data(as_text=True)))
+    with app.app_context():
+        return pks, db.session.scalars(db.select(DecisionRun.id)).one()
+
+
+def test_a_run_stopped_while_waiting_for_a_permit_sends_nothing_and_frees_its_claims(
+        app, client, checker_client, sandbox, valid_form, monkeypatch):
+    from models import Decision
+    from services.bulk.throttle import app_throttle
+
+    pks, run_id = _confirmed_run(app, client, checker_client, valid_form, 2)
+    throttle = app_throttle(app)
+    throttle.pause(60)  # a 429 elsewhere: no permit for a minute
+    at_the_gate = threading.Event()
+    real_acquire = throttle.acquire
+
+    def acquire(should_stop):
+        at_the_gate.set()  # a decision is claimed and waits for its permit: stop the job now
+        return real_acquire(should_stop)
+
+    monkeypatch.setattr(throttle, "acquire", acquire)
+    with app.app_context():
+        assert decision_runs.run_decisions(run_id, should_stop=at_the_gate.is_set) == 0
+        assert db.session.query(Decision).count() == 0  # the claim is gone: nothing was sent
+        assert {i.status for i in db.session.scalars(db.select(DecisionRunItem))} == {"pending"}
+    assert _puts(sandbox) == [] and at_the_gate.is_set()
+
+    app.extensions.pop("bulk_throttle")  # the pause is over: the next run of the job sends them, once each
+    with app.app_context():
+        assert decision_runs.run_decisions(run_id) == 2
+    assert sorted(p["body"]["requestId"] for p in _puts(sandbox)) == sorted(record(app, pk).request_id for pk in pks)
+
+
+def test_no_more_calls_in_flight_than_the_bulk_concurrency(app, client, checker_client, sandbox, valid_form,
+                                                          monkeypatch):
+    from gateway.client import GatewayClient
+
+    app.config["CAP_BULK_CONCURRENCY"] = 2  # the job runs more threads than this: the extra ones only use the database
+    pks, run_id = _confirmed_run(app, client, checker_client, valid_form, 10)
+    in_flight, most, lock = [0], [0], threading.Lock()
+    real_decide = GatewayClient.decide
+
+    def decide(self, *args, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            return real_decide(self, *args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(GatewayClient, "decide", decide)
+    _run_jobs(app)
+    assert 1 <= most[0] <= 2
+    assert len(_puts(sandbox)) == 10 and all(record(app, pk).state == "approved" for pk in pks)
+    with app.app_context():
+        assert {i.status for i in db.session.scalars(db.select(DecisionRunItem))} == {"sent"}
+
+
+def test_the_connection_pool_holds_a_connection_for_each_job_thread(tmp_path):
+    from tests.helpers import make_app
+
+    app = make_app(tmp_path, {"CAP_BULK_CONCURRENCY": "5"})
+    with app.app_context():
+        # 2 × 5 job threads (bulk sending's and the multi-decision's) plus the claimer, heartbeat and web threads.
+        assert db.engine.pool.size() == 18  # type: ignore[attr-defined]  # a QueuePool
+
+
+def test_a_decision_reads_its_request_once_after_loading_it(app, client, sandbox, valid_form):
+    """Each item of a run costs as few queries as a single decision can: no re-read after the claim or at the end."""
+    from sqlalchemy import event
+
+    from models import TrackedRequest
+
+    pk = _waiting(client, valid_form, 1)[0]
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM tracked_requests" in statement:
+            reads.append(statement)
+
+    with app.app_context():
+        loaded = db.session.get(TrackedRequest, pk)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            result = decisions.decide(loaded, "approved", MESSAGE, actor=None)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert result.status == "ok"
+    assert len(reads) == 1  # apply_update's locked re-read after the PUT; not after the claim, not at the end
+    assert len(_puts(sandbox)) == 1

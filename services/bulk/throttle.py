@@ -3,23 +3,69 @@
 A moving window (the ``limits`` library) never lets more than N calls start within any
 60-second span, however Capillary aligns its own per-minute window. With ``REDIS_URL`` set
 the window and the 429 pause live in Redis, so the limit holds across every worker process;
-without it they live in this process.
+without it they live in this process, in :class:`LocalWindow` (the same moving window, kept in
+a deque: ``limits``' memory storage starts a timer thread on almost every permit, ~20 ms each
+on a loaded machine, which bulk and multi-decision jobs paid per call).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 from flask import Flask, current_app
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 KEY = "gateway-create"
 # Longest single sleep, so a stop request or a new pause is noticed promptly.
 MAX_NAP = 0.5
+
+
+class WindowStats(NamedTuple):
+    """When the oldest permit in the window leaves it, and how many permits are free now."""
+
+    reset_time: float
+    remaining: int
+
+
+class LocalWindow:
+    """A moving window for one process: at most ``item``'s amount of hits in any ``expiry`` seconds.
+
+    Answers as ``limits``' MovingWindowRateLimiter does (``hit``, ``get_window_stats``), with no
+    background thread: expired hits are dropped when the window is next asked.
+    """
+
+    def __init__(self) -> None:
+        self._hits: deque[float] = deque()  # start times, oldest first
+        self._lock = threading.Lock()
+
+    def _expire(self, now: float, expiry: int) -> None:
+        while self._hits and self._hits[0] <= now - expiry:
+            self._hits.popleft()
+
+    def hit(self, item: RateLimitItem, *_identifiers: str) -> bool:
+        """Take one permit if the window has room; never wait."""
+        now = time.time()
+        with self._lock:
+            self._expire(now, item.get_expiry())
+            if len(self._hits) >= item.amount:
+                return False
+            self._hits.append(now)
+            return True
+
+    def get_window_stats(self, item: RateLimitItem, *_identifiers: str) -> WindowStats:
+        """Return when the window next has room and how many permits are free."""
+        now = time.time()
+        expiry = item.get_expiry()
+        with self._lock:
+            self._expire(now, expiry)
+            oldest = self._hits[0] if self._hits else now
+            return WindowStats(oldest + expiry, max(item.amount - len(self._hits), 0))
 
 
 class Throttle:
@@ -31,12 +77,12 @@ class Throttle:
         if redis_url:
             from redis import Redis
 
-            self._storage = storage_from_string(redis_url, key_prefix=f"{prefix}:limits")
+            storage = storage_from_string(redis_url, key_prefix=f"{prefix}:limits")
             self._redis: Redis | None = Redis.from_url(redis_url)
+            self._limiter: MovingWindowRateLimiter | LocalWindow = MovingWindowRateLimiter(storage)
         else:
-            self._storage = storage_from_string("memory://")
             self._redis = None
-        self._limiter = MovingWindowRateLimiter(self._storage)
+            self._limiter = LocalWindow()
         self._pause_key = f"{prefix}:bulk:pause-until"
         self._local_pause_until = 0.0
         self._lock = threading.Lock()

@@ -3,10 +3,10 @@
 :func:`create_run` stores the run and one item per request (the checker's own requests as
 ``skipped``, with the reason: maker-checker rule); the run's key makes a double submit one run.
 :func:`run_decisions` is the job: worker threads, as many as bulk sending uses
-(``CAP_BULK_CONCURRENCY``), each take a permit from the shared rate limit
-(:mod:`services.bulk.throttle`), claim the next pending item with an UPDATE only one thread can
-win, and decide its request with :func:`services.lifecycle.decisions.decide`, which claims the
-decision in the database before its one PUT, exactly as a single decision. So a second run, or
+(``CAP_BULK_CONCURRENCY`` calls in flight), each claim the next pending item with an UPDATE
+only one thread can win and decide its request with :func:`services.lifecycle.decisions.decide`,
+which claims the decision in the database before its one PUT, exactly as a single decision; a
+permit from the shared rate limit (:mod:`services.bulk.throttle`) is taken right before each PUT. So a second run, or
 another checker, on the same requests never sends a second PUT: the later claim is refused.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
@@ -38,7 +38,7 @@ from models.decision_runs import (
     DecisionRun,
     DecisionRunItem,
 )
-from services.bulk.throttle import app_throttle
+from services.bulk.throttle import Throttle, app_throttle
 from services.lifecycle import decisions
 from services.people import audit
 
@@ -142,76 +142,127 @@ def run_decisions(run_id: int, *, should_stop: Callable[[], bool] = lambda: Fals
     Safe to run twice at once: items are claimed one by one in the database. (An item a crashed
     worker left in ``sending`` stays so; its request's decision claim is settled by the status
     refresh and the sync, as a single decision's is.)
+
+    Twice ``CAP_BULK_CONCURRENCY`` threads work (as bulk sending's), but only that many calls are in
+    flight (a slot, held around the PUT only): while some threads wait for Capillary, others
+    claim their next item and write their last outcome, so the database work does not add to
+    the calls' time.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask, is a proxy
     concurrency = app.config["CAP_BULK_CONCURRENCY"]
+    gate = _CallGate(app_throttle(app), threading.BoundedSemaphore(concurrency), should_stop)
     finished = [0]
     lock = threading.Lock()
 
     def worker() -> None:
         with app.app_context():
-            while not should_stop():
-                if not _one(app, run_id, should_stop):
-                    return
-                with lock:
-                    finished[0] += 1
+            stored = db.session.get_one(DecisionRun, run_id)
+            run = _RunOrder(run_id, stored.decision, stored.message, stored.locale, stored.created_by_id)
+            try:
+                while not should_stop():
+                    if not _one(run, gate):
+                        return
+                    with lock:
+                        finished[0] += 1
+            finally:
+                db.session.commit()  # the last outcome written (see _one)
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"decisions-{run_id}") as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
+    threads = 2 * concurrency  # a decision's database work takes about as long as its call
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"decisions-{run_id}") as pool:
+        for future in [pool.submit(worker) for _ in range(threads)]:
             future.result()
     _close_if_done(run_id)
     return finished[0]
 
 
-def _one(app: Flask, run_id: int, should_stop: Callable[[], bool]) -> bool:
-    """Claim the next pending item, take a permit and decide it; False when none is left.
+class _CallGate:
+    """Held around each PUT: a slot of the job's concurrency, then a rate-limit permit.
 
-    The permit comes after the claim (an item a stop leaves claimed goes back to pending), so a
-    run that has nothing left takes no permit from bulk sending.
+    The permit is taken once the slot is held, right before the call, so calls start no faster
+    than the shared limit allows; a stop while waiting raises :class:`decisions.CallCancelled`.
     """
-    item = _claim_next(run_id)
-    if item is None:
+
+    def __init__(self, throttle: Throttle, slots: threading.BoundedSemaphore, should_stop: Callable[[], bool]):
+        self._throttle, self._slots, self._should_stop = throttle, slots, should_stop
+
+    def __enter__(self) -> None:
+        while not self._slots.acquire(timeout=0.5):
+            if self._should_stop():
+                raise decisions.CallCancelled
+        if not self._throttle.acquire(self._should_stop):
+            self._slots.release()
+            raise decisions.CallCancelled
+
+    def __exit__(self, *_exc: object) -> None:
+        self._slots.release()
+
+
+@dataclass(frozen=True)
+class _RunOrder:
+    """What every item of a run is decided with, read once per worker thread."""
+
+    id: int
+    decision: str
+    message: str
+    locale: str
+    created_by_id: int | None
+
+
+def _one(run: _RunOrder, gate: _CallGate) -> bool:
+    """Claim the next pending item and decide it; False when none is left (or the job stops).
+
+    The permit is taken inside :func:`decisions.decide`, after its claim (see :class:`_CallGate`),
+    so a run that has nothing left takes no permit from bulk sending; an item a stop leaves
+    claimed goes back to pending.
+    """
+    claimed = _claim_next(run.id)
+    if claimed is None:
         return False
-    if not app_throttle(app).acquire(should_stop):
-        db.session.execute(update(DecisionRunItem).where(DecisionRunItem.id == item.id)
-                           .values(status=ITEM_PENDING))
-        db.session.commit()
-        return False
-    run = db.session.get(DecisionRun, run_id)
-    record = db.session.get(TrackedRequest, item.tracked_pk)
-    actor = db.session.get(User, run.created_by_id) if run and run.created_by_id else None
-    assert run is not None and record is not None  # the item's foreign keys hold them
+    item_id, tracked_pk = claimed
+    record = db.session.get(TrackedRequest, tracked_pk)
+    actor = db.session.get(User, run.created_by_id) if run.created_by_id else None
+    assert record is not None  # the item's foreign key holds it
     with force_locale(run.locale):
         try:
-            result = decisions.decide(record, run.decision, run.message, actor=actor)
+            result = decisions.decide(record, run.decision, run.message, actor=actor, gate=gate)
             status, words = _STATUS_OF[result.status], result.message
+        except decisions.CallCancelled:  # stopping: nothing was sent, the item waits for the next run
+            db.session.execute(update(DecisionRunItem).where(DecisionRunItem.id == item_id)
+                               .values(status=ITEM_PENDING))
+            db.session.commit()
+            return False
         except Exception:  # noqa: BLE001 - one request's failure must not stop the others
-            log.exception("decision run %s: request %s", run_id, record.id)
+            log.exception("decision run %s: request %s", run.id, tracked_pk)
             db.session.rollback()
             status, words = ITEM_UNKNOWN, _("Something went wrong while deciding this request; check its page.")
-    db.session.execute(update(DecisionRunItem).where(DecisionRunItem.id == item.id)
+    # Committed with this thread's next claim (or its end): the request's decision is already
+    # stored, so the item's outcome is bookkeeping and need not cost a transaction of its own.
+    db.session.execute(update(DecisionRunItem).where(DecisionRunItem.id == item_id)
                        .values(status=status, result=words, finished_at=utcnow()))
-    db.session.commit()
     return True
 
 
-def _claim_next(run_id: int) -> DecisionRunItem | None:
-    """Move the next pending item to ``sending`` (an UPDATE one claimer wins); None when none is left."""
+def _claim_next(run_id: int) -> tuple[int, int] | None:
+    """Move the next pending item to ``sending`` (an UPDATE one claimer wins); return its id and request's.
+
+    None when none is left. Commits, with the outcome this thread wrote last.
+    """
     while True:
-        candidate = db.session.scalar(
-            select(DecisionRunItem.id).where(DecisionRunItem.run_id == run_id, DecisionRunItem.status == ITEM_PENDING)
+        candidate = db.session.execute(
+            select(DecisionRunItem.id, DecisionRunItem.tracked_pk)
+            .where(DecisionRunItem.run_id == run_id, DecisionRunItem.status == ITEM_PENDING)
             .order_by(DecisionRunItem.position).limit(1).with_for_update(skip_locked=True)
-        )
+        ).first()
         if candidate is None:
-            db.session.rollback()
+            db.session.commit()  # the last outcome this thread wrote
             return None
         won = db.session.execute(
-            update(DecisionRunItem).where(DecisionRunItem.id == candidate, DecisionRunItem.status == ITEM_PENDING)
+            update(DecisionRunItem).where(DecisionRunItem.id == candidate.id, DecisionRunItem.status == ITEM_PENDING)
             .values(status=ITEM_SENDING).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         db.session.commit()
         if won:
-            return db.session.get(DecisionRunItem, candidate)
+            return candidate.id, candidate.tracked_pk
 
 
 def _close_if_done(run_id: int) -> None:

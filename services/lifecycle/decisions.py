@@ -9,6 +9,7 @@ requestId, so a double click, two browsers or two app processes send one PUT at 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from flask_babel import force_locale
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 DECISIONS = ("approved", "rejected")
 _AUDIT_ACTIONS = {"approved": "request.approved", "rejected": "request.rejected"}
 MESSAGE_MAX = 500
+
+
+class CallCancelled(Exception):
+    """Raised by a ``gate`` given to :func:`decide` when the call must not start (a job stopping)."""
 
 
 @dataclass
@@ -133,10 +138,14 @@ def already_decided_text(live: Decision) -> str:
              who=who.capitalize())
 
 
-def decide(record: TrackedRequest, decision: str, message: str, *, actor: User | None) -> DecisionResult:
+def decide(record: TrackedRequest, decision: str, message: str, *, actor: User | None,
+           gate: AbstractContextManager[object] | None = None) -> DecisionResult:
     """Approve or reject ``record`` with ``message``: claim, send one PUT, record the result.
 
     Commits. Never raises a gateway error: each failure comes back as a result in words.
+    ``gate`` (a job's) is entered after the claim is committed and held around the PUT only,
+    e.g. a slot of the job's concurrency and a rate-limit permit; if it raises
+    :class:`CallCancelled` nothing was sent, the claim is removed and the exception goes on.
     """
     refused = check_decision(record, decision, message, actor=actor)
     if refused is not None:
@@ -146,6 +155,9 @@ def decide(record: TrackedRequest, decision: str, message: str, *, actor: User |
     claim = Decision(request_id=record.request_id, tracked_pk=record.id, decision=decision,
                      message=message, decided_by=decided_by, status=DECISION_SENDING)
     db.session.add(claim)
+    # Read now: the commit expires the record, and apply_update re-reads it (locked) after the PUT.
+    record_pk, request_id = record.id, record.request_id
+    assert request_id is not None  # check_decision refuses a record without one
     try:
         db.session.commit()
     except IntegrityError:
@@ -153,22 +165,26 @@ def decide(record: TrackedRequest, decision: str, message: str, *, actor: User |
         db.session.rollback()
         live = live_decision(record)
         return DecisionResult("refused", already_decided_text(live) if live else _("This request is being decided."))
-    assert record.request_id is not None  # check_decision refuses a record without one
     try:
-        info = gateway_setup.gateway_client().decide(record.request_id, decision, message,
-                                                     identity.checker_token(actor))
+        token = identity.checker_token(actor)
+        with gate or nullcontext():
+            info = gateway_setup.gateway_client().decide(request_id, decision, message, token)
+    except CallCancelled:
+        db.session.delete(claim)  # never sent: the request may be decided again
+        db.session.commit()
+        raise
     except GatewayError as exc:
         return _failed(record, claim, exc, actor)
     claim.status = DECISION_SENT
-    audit.record(_AUDIT_ACTIONS[decision], actor=actor, target=f"request {record.id}", detail=message[:300])
+    audit.record(_AUDIT_ACTIONS[decision], actor=actor, target=f"request {record_pk}", detail=message[:300])
     verb = "Approved" if decision == "approved" else "Rejected"
     note = f"{verb} in this app by {decided_by or 'a checker'}: “{message}”."  # an English record
     if info.state in ("approved", "failed"):
         with force_locale("en"):
             note += " " + outcome_of(info.state, info.details).words
     apply_update(record, info, note)
+    state = describe(record.state).badge.lower()  # before the commit expires the record (no re-read)
     db.session.commit()
-    state = describe(record.state).badge.lower()
     if decision == "approved":
         return DecisionResult("ok", _("Approved. Capillary now shows the request as %(state)s.", state=state))
     return DecisionResult("ok", _("Rejected. Capillary now shows the request as %(state)s.", state=state))
