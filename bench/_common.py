@@ -195,6 +195,8 @@ def app_env(gateway_url: str, database_url: str, **extra: str) -> dict:
         "CAP_UI_AUTH_TOKEN": "bench-maker-ui-token",
         "CAP_CHECKER_UI_AUTH_TOKEN": "bench-checker-ui-token",
         "CAP_INTOUCH_HOST": "https://eu.api.capillarytech.com",
+        # The customer look-up (issue 14, on by default) asks the standalone sandbox too.
+        "CAP_CUSTOMER_API_URL": gateway_url,
         "CAP_INTOUCH_USERNAME": "bench.till",
         "CAP_INTOUCH_PASSWORD": "bench-till-password",
         "SECRET_KEY": secrets.token_hex(32),

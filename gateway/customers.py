@@ -271,6 +271,12 @@ class CustomerClient:
         self.transport = Transport(base_url, timeout=timeout, mount=mount, service="Capillary's customer API")
         self._authorization = authorization
         self.cache = cache
+        self._resting_until = 0.0  # time.monotonic() until which cached-path look-ups are not sent
+
+    # After a call timed out, the status pages, queue rows and review pages that follow do not each
+    # wait for the deadline again: for REST_SECONDS a look-up that may use the cache answers
+    # "timeout" at once. A person's explicit "Find customer" (fresh) still asks.
+    REST_SECONDS = 10.0
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": self._authorization(), "Accept": "application/json"}
@@ -309,7 +315,8 @@ class CustomerClient:
         """Look up and read the status log, through the cache unless ``fresh``.
 
         A definite answer (found, not found, invalid identifier) is cached; other failures are
-        not. When the look-up works but the status log fails, the customer is returned with
+        not, but after a timeout look-ups that may use the cache rest for :attr:`REST_SECONDS`.
+        When the look-up works but the status log fails, the customer is returned with
         ``status_problem`` set to the failure's kind.
 
         :raises CustomerError: the look-up failed.
@@ -321,20 +328,29 @@ class CustomerClient:
                 raise cached
             if cached is not None:
                 return cached
+        if not fresh and time.monotonic() < self._resting_until:
+            raise LookupTimeout("Capillary's customer API did not answer in time moments ago; not asked again yet.")
         try:
             customer = self.lookup(source, identifier_name, identifier_value, account_id)
         except CustomerError as exc:
+            self._rest_after(exc)
             if exc.definite and self.cache is not None:
                 self.cache.put(key, exc)
             raise
         try:
             current, history = self.status_log(customer.id)
         except CustomerError as exc:
+            self._rest_after(exc)
             return replace(customer, status_problem=exc.kind)
         customer = replace(customer, current=current, history=history)
         if self.cache is not None:
             self.cache.put(key, customer)
         return customer
+
+
+    def _rest_after(self, exc: CustomerError) -> None:
+        if isinstance(exc, LookupTimeout):
+            self._resting_until = time.monotonic() + self.REST_SECONDS
 
 
 def _interpret(answer: Answer) -> dict:

@@ -136,6 +136,21 @@ def test_a_look_up_that_never_answers_is_a_timeout(server):
         client(base_url, read=UNANSWERED_READ_TIMEOUT).find("INSTORE", "mobile", "919780375690")
 
 
+def test_after_a_timeout_pages_do_not_each_wait_for_the_deadline_again(server):
+    base_url, script, seen = server
+    script["lookup"] = "stall"
+    slow = client(base_url, read=UNANSWERED_READ_TIMEOUT)
+    with pytest.raises(c.LookupTimeout):
+        slow.find("INSTORE", "mobile", "919780375690")
+    assert len(seen) == 1
+    with pytest.raises(c.LookupTimeout):  # another customer, answered at once without a call
+        slow.find("INSTORE", "mobile", "919000000000")
+    assert len(seen) == 1
+    script["lookup"] = (200, ASHA)
+    assert slow.find("INSTORE", "mobile", "919000000000", fresh=True).name == "Asha Rao"  # a person asked
+    assert len(seen) == 3  # the look-up and its status log
+
+
 def test_an_unreachable_host_is_unreachable():
     with pytest.raises(c.LookupUnreachable):
         client("http://127.0.0.1:9").find("INSTORE", "mobile", "919780375690")
