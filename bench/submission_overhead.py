@@ -24,8 +24,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import tempfile
 import re
+import tempfile
 import time
 import uuid
 from pathlib import Path
