@@ -51,8 +51,8 @@ def _rows(count: int, seed: int = 7):
         }
 
 
-def fill(app, count: int) -> float:
-    """Insert ``count`` rows in batches; return the seconds it took."""
+def fill(app, count: int, rows=None) -> float:
+    """Insert ``count`` rows (or the given ``rows``) in batches; return the seconds it took."""
     from sqlalchemy import insert
 
     from extensions import db
@@ -61,7 +61,7 @@ def fill(app, count: int) -> float:
     started = time.perf_counter()
     with app.app_context():
         batch = []
-        for row in _rows(count):
+        for row in _rows(count) if rows is None else rows:
             batch.append(row)
             if len(batch) == 10_000:
                 db.session.execute(insert(TrackedRequest), batch)

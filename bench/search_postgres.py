@@ -46,28 +46,17 @@ def identifier(rng: random.Random, n: int) -> tuple[str, str]:
 
 def fill(app, count: int, seed: int = 11) -> tuple[float, list[tuple[str, str]]]:
     """Insert ``count`` rows with random identifiers; return the seconds and a sample of them."""
-    from sqlalchemy import insert
-
-    from extensions import db
-    from models import TrackedRequest
-
     rng = random.Random(seed)
     sample: list[tuple[str, str]] = []
-    started = time.perf_counter()
-    with app.app_context():
-        batch = []
+
+    def rows():
         for n, row in enumerate(history._rows(count)):
             row["identifier_name"], row["identifier_value"] = identifier(rng, n)
             if n % max(count // 500, 1) == 0:
                 sample.append((row["identifier_name"], row["identifier_value"]))
-            batch.append(row)
-            if len(batch) == 10_000:
-                db.session.execute(insert(TrackedRequest), batch)
-                batch.clear()
-        if batch:
-            db.session.execute(insert(TrackedRequest), batch)
-        db.session.commit()
-    return time.perf_counter() - started, sample
+            yield row
+
+    return history.fill(app, count, rows()), sample
 
 
 def searches(sample: list[tuple[str, str]], terms: int, seed: int = 5) -> dict[str, list[str]]:
