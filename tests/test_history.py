@@ -16,6 +16,20 @@ from services.lifecycle import history
 from tests.helpers import make_app
 from tests.lifecycle_helpers import submit
 
+
+def _statements_of(call):
+    """Run ``call`` in the app context; return its result and the (SQL, parameters) it sent."""
+    ran = []
+
+    def catch(conn, cursor_, statement, parameters, context, executemany):
+        ran.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", catch)
+    try:
+        return call(), ran
+    finally:
+        event.remove(db.engine, "before_cursor_execute", catch)
+
 BASE = datetime(2024, 5, 1, 12, 0, 0)
 
 
@@ -203,16 +217,7 @@ def test_every_page_query_is_an_index_range_not_a_table_scan(tmp_path, filters):
     app = make_app(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'plan.sqlite3'}"})
     cursor = history.Cursor(BASE, 10).encode()
     with app.app_context():
-        ran = []
-
-        def catch(conn, cursor_, statement, parameters, context, executemany):
-            ran.append((statement, parameters))
-
-        event.listen(db.engine, "before_cursor_execute", catch)
-        try:
-            history.page(filters, viewer=None, after=cursor)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", catch)
+        _, ran = _statements_of(lambda: history.page(filters, viewer=None, after=cursor))
         (statement, parameters), = [(sql, params) for sql, params in ran if "ORDER BY" in sql]
         raw = db.session.connection().connection.driver_connection
         plan = " | ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
@@ -325,16 +330,8 @@ def test_a_part_search_reads_the_trigram_index_on_postgresql(tmp_path):
     app = make_app(tmp_path, {"DATABASE_URL": postgres_schema_url()})
     _fill(app, [{"identifier_value": f"9197803{n:05d}"} for n in range(50)])
     with app.app_context():
-        ran = []
-
-        def catch(conn, cursor_, statement, parameters, context, executemany):
-            ran.append((statement, parameters))
-
-        event.listen(db.engine, "before_cursor_execute", catch)
-        try:
-            page = history.page(history.Filters(identifier_parts=("97803",)), viewer=None)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", catch)
+        part = history.Filters(identifier_parts=("97803",))
+        page, ran = _statements_of(lambda: history.page(part, viewer=None))
         assert len(page.records) == 25
         (statement, parameters), = [(sql, params) for sql, params in ran if "ORDER BY" in sql]
         db.session.execute(text("SET LOCAL enable_seqscan = off"))  # 50 rows: a scan is cheaper
@@ -351,16 +348,8 @@ def test_on_sqlite_a_part_search_scans_the_identifier_without_lower(tmp_path):
     _fill(app, [{"identifier_value": "919780375690"}, {"identifier_name": "email",
                                                        "identifier_value": "Rohan.Das@example.com"}])
     with app.app_context():
-        ran = []
-
-        def catch(conn, cursor_, statement, parameters, context, executemany):
-            ran.append((statement, parameters))
-
-        event.listen(db.engine, "before_cursor_execute", catch)
-        try:
-            found = history.page(history.Filters(identifier_parts=("rohan.das@",)), viewer=None)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", catch)
+        part = history.Filters(identifier_parts=("rohan.das@",))
+        found, ran = _statements_of(lambda: history.page(part, viewer=None))
         assert [r.identifier_value for r in found.records] == ["Rohan.Das@example.com"]
         searches = [(sql, params) for sql, params in ran if "LIKE" in sql]
         assert searches and not any("lower(" in sql for sql, _ in searches)
