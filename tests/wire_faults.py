@@ -12,7 +12,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _PARTIAL_ANSWER = (
@@ -51,15 +51,11 @@ def _read_request(conn: socket.socket) -> str:
 
 
 @contextmanager
-def serve_reset_mid_body() -> Iterator[tuple[str, list[str]]]:
-    """Serve on 127.0.0.1: read each request fully, send headers and half a body, then reset.
-
-    Yields ``(base_url, request_lines)``; ``request_lines`` lists every request received, so a
-    test can tell how many calls reached the "gateway".
-    """
+def _serving(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """Accept connections on 127.0.0.1 in a thread, each passed to ``handle(conn, stop)`` and then
+    closed; yield the base URL. ``stop`` is set when the block ends."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
-    received: list[str] = []
     stop = threading.Event()
 
     def serve() -> None:
@@ -70,25 +66,42 @@ def serve_reset_mid_body() -> Iterator[tuple[str, list[str]]]:
                 continue
             try:
                 conn.settimeout(5)
-                received.append(_read_request(conn))
-                conn.sendall(_PARTIAL_ANSWER)
-                # Let the client get the head and start on the body, so the reset lands mid-body.
-                time.sleep(0.1)
-                # Linger 0: close() sends RST instead of FIN.
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
+                handle(conn, stop)
             finally:
                 conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", received
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+@contextmanager
+def serve_reset_mid_body() -> Iterator[tuple[str, list[str]]]:
+    """Serve on 127.0.0.1: read each request fully, send headers and half a body, then reset.
+
+    Yields ``(base_url, request_lines)``; ``request_lines`` lists every request received, so a
+    test can tell how many calls reached the "gateway".
+    """
+    received: list[str] = []
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            received.append(_read_request(conn))
+            conn.sendall(_PARTIAL_ANSWER)
+            # Let the client get the head and start on the body, so the reset lands mid-body.
+            time.sleep(0.1)
+            # Linger 0: close() sends RST instead of FIN.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
+    with _serving(handle) as base_url:
+        yield base_url, received
 
 
 @contextmanager
@@ -99,40 +112,24 @@ def serve_trickle(interval: float, body: bytes) -> Iterator[tuple[str, list[int]
     Yields ``(base_url, sent)``: ``sent`` holds, per request, how many body bytes went out before
     the client hung up (``len(body)`` when it waited for all of them).
     """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
     sent: list[int] = []
-    stop = threading.Event()
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body))
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            count = 0
-            try:
-                conn.settimeout(5)
-                _read_request(conn)
-                conn.sendall(head)
-                for byte in body:
-                    if stop.wait(interval):
-                        break
-                    conn.sendall(bytes([byte]))
-                    count += 1
-            except OSError:  # the client hung up
-                pass
-            finally:
-                sent.append(count)
-                conn.close()
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        count = 0
+        try:
+            _read_request(conn)
+            conn.sendall(head)
+            for byte in body:
+                if stop.wait(interval):
+                    break
+                conn.sendall(bytes([byte]))
+                count += 1
+        except OSError:  # the client hung up
+            pass
+        finally:
+            sent.append(count)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", sent
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with _serving(handle) as base_url:
+        yield base_url, sent
