@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -13,22 +14,29 @@ from app_logging import JsonFormatter, RequestContextFilter, TextFormatter
 from tests.helpers import VALID_FORM, make_app
 
 
-@pytest.fixture
-def json_lines():
-    """Capture every log record as the production JSON handler would write it."""
+@contextlib.contextmanager
+def _captured(formatter: logging.Formatter):
+    """Send every log record through a production-like handler with ``formatter``; yield its buffer."""
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     handler.addFilter(RequestContextFilter())
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+        yield buffer
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+
+
+@pytest.fixture
+def json_lines():
+    """Capture every log record as the production JSON handler would write it."""
+    with _captured(JsonFormatter()) as buffer:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
 def _request_lines(lines):
@@ -106,19 +114,8 @@ FORGED = "2026-11-29 14:00:00,000 INFO app.request [forged] GET /admin 200"
 @pytest.fixture
 def text_lines():
     """Capture every log record as the production text handler would write it."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.addFilter(RequestContextFilter())
-    handler.setFormatter(TextFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with _captured(TextFormatter()) as buffer:
         yield lambda: buffer.getvalue().splitlines()  # as any reader may: \r, \u2028 and \x85 too
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 @pytest.mark.parametrize("separator", ["\n", "\r\n", "\r", "\u2028", "\x85", "\x1b[2K\r"])
