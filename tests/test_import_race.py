@@ -20,7 +20,7 @@ import gateway_setup
 from extensions import db
 from models import Decision, StatusEvent, TrackedRequest
 from services.bulk import runner
-from services.lifecycle import adoption, decisions, queue, sync, verification
+from services.lifecycle import adoption, queue, sync, verification
 from services.lifecycle.sync import sync_requests
 from tests.bulk_helpers import make_batch
 from tests.helpers import make_app, signed_in_client
@@ -111,7 +111,7 @@ def in_context(app, work):
 
 def console(app):
     """The checker console's list-and-import (``/approvals``), in its own session."""
-    return in_context(app, lambda: decisions.pending_page(actor=None).imported)()
+    return in_context(app, lambda: queue.queue_page(queue.QueueFilters(), actor=None).imported)()
 
 
 def only_record(app) -> TrackedRequest:

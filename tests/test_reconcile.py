@@ -6,7 +6,7 @@ import pytest
 
 from extensions import db
 from models import TrackedRequest
-from services.lifecycle import decisions
+from services.lifecycle import queue
 from services.lifecycle.sync import sync_requests
 from tests.helpers import make_app, sign_in
 from tests.lifecycle_helpers import allow_next_poll, calls, record, records, seed_like, set_times, submit
@@ -159,7 +159,7 @@ def test_the_checker_console_leaves_a_lost_submission_to_reconciliation(app, cli
     pk = _lost(app, client, sandbox, valid_form)
     request_id = seed_like(sandbox, valid_form)
     with app.app_context():
-        assert decisions.pending_page(actor=None).imported == 0
+        assert queue.queue_page(queue.QueueFilters(), actor=None).imported == 0
     assert [r.origin for r in records(app)] == ["app"]
     allow_next_poll(app, pk)
     client.get(f"/requests/{pk}")

@@ -22,7 +22,6 @@ from extensions import db
 from gateway.errors import AccessDenied, AlreadyDecided, GatewayError, GatewayRejected
 from models import Decision, TrackedRequest, User, utcnow
 from models.approvals import DECISION_FAILED, DECISION_SENDING, DECISION_SENT, DECISION_UNKNOWN
-from services.lifecycle.queue import QueueFilters, QueuePage, queue_page
 from services.lifecycle.refresh import refresh
 from services.lifecycle.updates import apply_update
 from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, failure_text, outcome_of, what_happened
@@ -47,11 +46,6 @@ class DecisionResult:
     status: str
     message: str
     errors: dict[str, str] = field(default_factory=dict)  # form field -> message (nothing sent)
-
-
-def pending_page(page: int = 1, *, actor: User | None) -> QueuePage:
-    """Return page ``page`` of the checker's queue, oldest first (see :mod:`services.lifecycle.queue`)."""
-    return queue_page(QueueFilters(page=page), actor=actor)
 
 
 def check_decision(record: TrackedRequest, decision: str, message: str, *,
