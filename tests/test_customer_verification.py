@@ -10,7 +10,7 @@ from __future__ import annotations
 from sandbox import workflow
 from services.lifecycle import verification
 from tests.helpers import make_app, sign_in
-from tests.lifecycle_helpers import allow_next_poll, decide_in_capillary, record, submit
+from tests.lifecycle_helpers import allow_next_poll, decide_in_capillary, record, set_times, submit
 
 
 def page(client, pk) -> str:
@@ -64,6 +64,27 @@ def test_a_status_still_unchanged_is_a_warning_with_what_to_do(app, client, vali
     assert "the customer's status is still Active" in html and "contact Capillary's support" in html
     found = record(app, pk)
     assert not found.customer_verified and verification.NOTE_NOT_YET in [e.note for e in found.events]
+
+
+def test_an_unverified_request_is_read_at_most_once_per_refresh_interval(app, client, valid_form, sandbox):
+    pk = submit(client, valid_form)
+    approve(app, sandbox, pk)
+    with sandbox._lock:  # the log keeps showing the old status
+        workflow.append_status(sandbox._customers[0], "Active", "Active", "set back")
+
+    def status_log_reads() -> int:
+        return sum(call["endpoint"] == "statuslog" for call in sandbox.customer_calls)
+
+    page(client, pk)
+    read_at, reads = record(app, pk).customer_after_at, status_log_reads()
+    assert read_at is not None and reads > 0
+    for _ in range(3):  # other people's pages and the live fragment, within the interval
+        page(client, pk)
+        client.get(f"/requests/{pk}/live")
+    assert status_log_reads() == reads and record(app, pk).customer_after_at == read_at  # nothing written
+    set_times(app, pk, customer_after_at=3600)
+    page(client, pk)
+    assert status_log_reads() > reads
 
 
 def test_a_failed_status_log_leaves_it_unverified_and_the_page_works(app, client, valid_form, sandbox):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,13 +47,24 @@ def due(record: TrackedRequest) -> bool:
     return record.state == "approved" and not record.customer_verified
 
 
+def read_recently(record: TrackedRequest) -> bool:
+    """Whether the status log was read for ``record`` within ``CAP_STATUS_MIN_REFRESH_SECONDS``.
+
+    The same limit as a request's own refresh: however many pages show a request whose log does
+    not show the change yet, Capillary is asked about it (and the record written) at most once
+    per interval.
+    """
+    interval = timedelta(seconds=current_app.config["CAP_STATUS_MIN_REFRESH_SECONDS"])
+    return record.customer_after_at is not None and record.customer_after_at > utcnow() - interval
+
+
 def verify(record: TrackedRequest) -> bool | None:
     """Read the status log afresh; store and return whether it shows the requested label.
 
-    None when not due, when look-ups are off, or when Capillary could not say (the next page
-    view or sync tries again). Commits.
+    None when not due, when it was read within the refresh interval, when look-ups are off, or
+    when Capillary could not say (the next page view or sync tries again). Commits.
     """
-    if not due(record) or not customers.enabled():
+    if not due(record) or not customers.enabled() or read_recently(record):
         return None
     card = customers.card(record.identifier_name, record.identifier_value, record.source or "INSTORE",
                           record.account_id or "", fresh=True)
