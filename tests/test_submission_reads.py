@@ -1,4 +1,5 @@
-"""A submission goes from its commit to the gateway call without reading anything back."""
+"""A submission goes from its commit to the gateway call without reading anything back, and
+stores the answer with one locked read, one UPDATE and the new timeline event."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ def test_the_call_follows_the_commit_without_reading_the_record_again(app, clien
     found = record(app, pk)
     assert found.state == "AdminTask" and found.request_id
     assert found.submitted_by_id is not None  # the submitter kept in hand is the one stored
+
+    # After the call: is an importer's copy holding the requestId? the record's row, locked;
+    # one UPDATE (state and poll clock together); the event; the commit. Not the key looked up
+    # twice, not the timeline or the decisions read, nothing read back after the commit.
+    after = steps[call + 1:]
+    assert after == ["SELECT TRACKED_REQUESTS.ID, TRACKED_REQUESTS.SUBMISSION_KEY,"] * 2 + [
+        "UPDATE TRACKED_REQUESTS SET", "INSERT INTO STATUS_EVENTS", "COMMIT"], after
+    assert steps[:stored].count("SELECT TRACKED_REQUESTS.ID, TRACKED_REQUESTS.SUBMISSION_KEY,") <= 2  # key, open requests

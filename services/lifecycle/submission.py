@@ -79,9 +79,6 @@ def submit(change: StatusChange, submission_key: str, *, actor: User | None, sto
         case the earlier record is returned and nothing is sent.
     :raises OutcomeNotRecorded: the request was sent but its answer could not be stored.
     """
-    existing = find_by_key(submission_key)
-    if existing is not None:
-        return existing, False
     payload = build_for_sending(change)
     record = new_record(change, submission_key, payload)
     record.submitter = actor
@@ -92,6 +89,8 @@ def submit(change: StatusChange, submission_key: str, *, actor: User | None, sto
         record.events[0].note = stored_note
     db.session.add(record)
     try:
+        # A used key fails here (unique), without a look-up first: the form's view has just
+        # looked, and the constraint is what holds against a double click anyway.
         db.session.flush()  # gives the id the audit event names
         audit.record("request.submitted", actor=actor, target=f"request {record.id}",
                      detail=f"store {record.store_id}: {record.identifier_name} → {record.label}")
@@ -149,24 +148,28 @@ def send(record: TrackedRequest, payload: dict) -> None:
     except GatewayError as exc:
         answer = exc
     try:
-        store_outcome(record, answer, N_("Created in Capillary."))
+        state = store_outcome(record, answer, N_("Created in Capillary."), just_created=True)
     except (SQLAlchemyError, RequestIdTaken) as exc:
         # RequestIdTaken: another record of this app adopted the request by its values while this
         # one was presumed dead; a person has to look (logged), so it stays as sent, unrecorded.
         db.session.rollback()
         log.error("request %s: the outcome could not be stored: %s", record_id, exc)
         raise OutcomeNotRecorded(record_id) from exc
-    metrics.record_submission(record.state)
+    metrics.record_submission(state)
 
 
 def store_outcome(record: TrackedRequest, answer: RequestInfo | GatewayError, note: str,
-                  also: Callable[[], None] | None = None) -> None:
+                  also: Callable[[], None] | None = None, *, just_created: bool = False) -> str:
     """Record the gateway's answer to a create on ``record`` and commit, with ``also()`` in that transaction.
 
     Shared by single submissions and bulk rows. An importer's copy of the request, stored
     while the answer was on its way, is merged in (``adoption.take_request_id``); if the commit
     meets one stored after that looked, everything is rolled back and done once more.
 
+    :param just_created: ``record`` was stored by this session for this one call (a single
+        submission, whose request ends here): only its columns are re-read before the answer is
+        applied, and it stays loaded after the commit (the redirect names its id).
+    :returns: the record's state as committed.
     :raises SQLAlchemyError: the database failed (the record stays ``sending``).
     :raises RequestIdTaken: another of this app's records holds the requestId (nothing stored).
     """
@@ -175,25 +178,32 @@ def store_outcome(record: TrackedRequest, answer: RequestInfo | GatewayError, no
             if isinstance(answer, GatewayError):
                 record_failure(record, answer)
             else:
-                record_created(record, answer, note)
+                record_created(record, answer, note, just_created=just_created and attempt == 1)
             if also is not None:
                 also()
-            db.session.commit()
-            return
+            state = record.state
+            if just_created:
+                _commit_keeping_loaded()
+            else:
+                db.session.commit()
+            return state
         except IntegrityError:
             db.session.rollback()
             if attempt == 2:
                 raise
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
-def record_created(record: TrackedRequest, info: RequestInfo, note: str) -> None:
+def record_created(record: TrackedRequest, info: RequestInfo, note: str, *, just_created: bool = False) -> None:
     """Record Capillary's answer to a create on ``record`` (the caller commits).
 
     The record takes the requestId even when an importer's copy holds it (its history moves
     over), and the answer applies forward only: a copy a checker already decided stays decided.
+    ``just_created``: see :func:`updates.apply_update`; not when a copy was merged (its
+    timeline and decisions moved onto the record).
     """
-    take_request_id(record, info.requestId)
-    apply_update(record, info, note)
+    merged = take_request_id(record, info.requestId)
+    apply_update(record, info, note, just_created=just_created and not merged)
     # The create answer is Capillary's word on the request as of now: it starts the refresh
     # clock, so the status page shown next does not ask Capillary again at once.
     record.last_polled_at = utcnow()

@@ -82,16 +82,25 @@ def note_for(info: RequestInfo) -> str:
     return f"Capillary reports the state '{info.state}'."
 
 
+# What apply_update(just_created=True) reads again: every column, no relationship.
+_COLUMNS = [column.key for column in inspect(TrackedRequest).column_attrs]
+
+
 class RecordGone(LookupError):
     """The record's row no longer exists: it was an imported copy, merged into its submission."""
 
 
-def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = None) -> bool:
+def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = None, *,
+                 just_created: bool = False) -> bool:
     """Copy ``info`` onto ``record`` unless it is older news; return whether the state changed.
 
     The caller commits. On PostgreSQL the row is locked first, so two processes applying
     answers to the same record take turns; SQLite serialises writers anyway.
 
+    :param just_created: ``info`` answers this request's own create of ``record``, stored by
+        this very session and still ``sending``. Only its columns are read again (its timeline
+        is the one this session wrote, and appending needs no reload), and no decision of this
+        app can be open on a request Capillary has only just named.
     :raises RecordGone: ``record`` was deleted meanwhile (see ``adoption.merge_copy``); callers
         going through a list skip it.
     """
@@ -100,7 +109,8 @@ def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = N
         try:
             # OF: the record's row only; it may have been loaded with its submitter outer-joined,
             # and PostgreSQL cannot lock the nullable side of an outer join.
-            db.session.refresh(record, with_for_update={"of": TrackedRequest})
+            db.session.refresh(record, _COLUMNS if just_created else None,
+                               with_for_update={"of": TrackedRequest})
         except InvalidRequestError as exc:  # "could not refresh" / "has been deleted": no such row
             db.session.expunge(record)
             raise RecordGone(f"request {identity[0]} no longer exists") from exc
@@ -115,7 +125,8 @@ def apply_update(record: TrackedRequest, info: RequestInfo, note: str | None = N
     if not unchanged:
         changed = apply_info(record, info, note or note_for(info))
     record.refresh_error = record.refresh_error_at = None
-    settle_decisions(record)
+    if not just_created:
+        settle_decisions(record)
     return changed
 
 
