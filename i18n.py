@@ -9,10 +9,13 @@ a cookie), else ``CAP_DEFAULT_TIMEZONE``. Times are stored as naive UTC everywhe
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_datetime as babel_format_datetime
-from flask_babel import get_locale, get_timezone, gettext
+from flask_babel import get_locale, get_timezone, get_translations, gettext
+from jinja2 import pass_context
+from markupsafe import Markup
 from pytz import all_timezones_set, utc
 
 from config import LANGUAGES
@@ -59,8 +62,44 @@ def format_datetime(value: datetime | None) -> str:
     """Show a naive-UTC datetime in the person's language and time zone, naming the zone."""
     if value is None:
         return ""
+    return _formatted(value, str(get_locale()), str(get_timezone()))
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: datetime, locale: str, zone: str) -> str:
+    # Keyed by the language and zone the formatting reads from the request: a page shows the
+    # same few times again and again (a timeline's events, its decisions), and Babel's
+    # formatting is among the dearest things a page does.
     # Babel reads naive datetimes as UTC and converts them to the request's zone.
     return f"{babel_format_datetime(value, 'medium')} {babel_format_datetime(value, 'z')}"
+
+
+def template_gettext() -> dict:
+    """``gettext`` and ``ngettext`` for one template render, bound to the render's translations.
+
+    The same rules as Jinja's newstyle gettext (autoescaped, always %-formatted), but the
+    catalog is found once per render instead of through Flask-Babel's context for every one of
+    a page's ~60 strings. Found at render time, so a render inside ``force_locale`` still gets
+    that language; macros imported without context use Flask-Babel's own callables.
+    """
+    translations = get_translations()
+
+    @pass_context
+    def render_gettext(context, string: str, /, **variables) -> str:
+        text = translations.ugettext(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - the catalog's own words, as Jinja's gettext does
+        return text % variables
+
+    @pass_context
+    def render_ngettext(context, singular: str, plural: str, count: int, /, **variables) -> str:
+        variables.setdefault("num", count)
+        text = translations.ungettext(singular, plural, count)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - the catalog's own words, as Jinja's gettext does
+        return text % variables
+
+    return {"gettext": render_gettext, "ngettext": render_ngettext}
 
 
 def local_day_start(day: date) -> datetime:
@@ -83,4 +122,5 @@ def init_app(app: Flask) -> None:
             "current_language": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
             "language_names": LANGUAGE_NAMES,
             "current_timezone": str(get_timezone()),
+            **template_gettext(),
         }

@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload
 
 from extensions import db
 from gateway.errors import GatewayError
@@ -22,18 +22,29 @@ from services.lifecycle.submission import resend, resent_as
 from services.lifecycle.wording import OWN_TOKEN_REFUSED, describe, failure_text, outcome_of, what_happened
 from services.people import permissions
 from views.access import acting_person, passive
-from views.requests.timeline import timeline_html
+from views.requests.fragments import live_html, timeline_html
 
 # What a status page loads with the record, built once (loader options are immutable and reusable).
-# The submitter is shown by name only: their roles and stores are not loaded with them.
+# The submitter is shown by name only: their roles and stores are not loaded with them. The
+# timeline is read only when drawn (a settled request's is kept drawn: views/requests/fragments.py).
 _PAGE_LOADING = (
     joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores)),
-    selectinload(TrackedRequest.events),
 )
 
 
+def page_context(record: TrackedRequest) -> dict:
+    """What the status page shows around its live fragment, and the fragment itself."""
+    return {
+        "record": record,
+        "text": describe(record.state),
+        "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
+        "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
+        "live_html": live_html(record, lambda: status_context(record)),
+    }
+
+
 def status_context(record: TrackedRequest) -> dict:
-    """What the status page and its live fragment show about ``record``."""
+    """What the live fragment (requests/_live.html) shows about ``record``."""
     decisions = db.session.scalars(
         select(Decision).where(Decision.tracked_pk == record.id).order_by(Decision.id.desc())
     ).all()
@@ -50,7 +61,6 @@ def status_context(record: TrackedRequest) -> dict:
         # Only a request found not created can be resent, and that state is final: no other
         # request can have been resent, so its page does not look.
         "resent_as": resent_as(record) if record.state == NOT_CREATED else None,
-        "resent_from": db.session.get(TrackedRequest, record.resent_from_id) if record.resent_from_id else None,
         "poll_seconds": current_app.config["CAP_STATUS_POLL_SECONDS"],
         "timeline": timeline_html(record),
     }
@@ -89,7 +99,7 @@ def show(pk: int):
     card = customers.card(record.identifier_name, record.identifier_value, record.source or "INSTORE",
                           record.account_id or "", exclude_pk=record.id)
     return render_template("requests/show.html", payload_json=pretty_json(record.payload), card=card,
-                           **status_context(record))
+                           **page_context(record))
 
 
 @passive  # a background poll: the idle timeout must not count it as the person being active
@@ -98,7 +108,7 @@ def live(pk: int):
     record = viewable_record(pk)
     refresh(record)
     verification.verify(record)
-    response = current_app.make_response(render_template("requests/_live.html", **status_context(record)))
+    response = current_app.make_response(live_html(record, lambda: status_context(record)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
