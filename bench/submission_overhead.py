@@ -3,17 +3,21 @@
 Starts the standalone sandbox (gunicorn, 50 ms added latency) and the app under gunicorn in real
 mode pointing at it, then times, interleaved, N of each:
 
-- app: signed-in session; form POST (/requests/new → review page), review POST (/requests →
-  303) and the redirect's GET of the status page;
+- app: signed-in session; form POST (/requests/new → review page), then the click on "Submit
+  request": the review POST (/requests → 303) and the redirect's GET of the status page;
 - direct: ``requests.post`` of the byte-identical JSON body to the sandbox's create endpoint,
   over a kept-alive session, as the app's own client does.
+
+The ratio is the click's (submit → status page drawn, issue 13) to the direct call's; the
+review page before it is a click of its own and is reported beside it, as is the total of all
+three requests.
 
 ``--baseline DIR`` also serves another checkout of the app (e.g. the commit before a change,
 ``git archive <commit> | tar -x -C DIR``, with this bench/ copied in) on a database of its own,
 and times its submissions in the same rounds: before and after are then compared under the
 same load of a shared machine, each as its own ratio to the direct calls of that run.
 
-Target: app ÷ direct ≤ 1.15 at the median. Results: bench/results/submission_overhead[_<db>].json.
+Target: click ÷ direct ≤ 1.15 at the median and ≤ 1.3 at p95. Results: bench/results/submission_overhead[_<db>].json.
 
     .venv/bin/python -m bench.submission_overhead [--db postgres|sqlite] [-n 200] [--latency-ms 50]
         [--baseline DIR]
@@ -35,6 +39,7 @@ import requests
 from bench import _common as c
 
 TARGET_RATIO = 1.15
+TARGET_P95 = 1.3
 CREATE_PATH = "/api_gateway/v2/request-workflow/CUSTOMER-STATUS-CHANGE"
 
 
@@ -82,8 +87,8 @@ class AppFlow:
         t3 = time.perf_counter()
         if status.status_code != 200 or "Waiting for approval" not in status.text:
             raise RuntimeError(f"the status page does not show the created request: {status.url}")
-        return {"total": (t3 - t0) * 1000, "review": (t1 - t0) * 1000, "submit": (t2 - t1) * 1000,
-                "status_page": (t3 - t2) * 1000}
+        return {"click": (t3 - t1) * 1000, "total": (t3 - t0) * 1000, "review": (t1 - t0) * 1000,
+                "submit": (t2 - t1) * 1000, "status_page": (t3 - t2) * 1000}
 
 
 class DirectFlow:
@@ -165,7 +170,8 @@ def measure(db: str, count: int, latency_ms: int, warmup: int = 10, baseline: Pa
         "target_ratio_median": TARGET_RATIO,
     }
     for name in apps:
-        stats = c.summary([r["total"] for r in runs[name]])
+        stats = c.summary([r["click"] for r in runs[name]])
+        total = c.summary([r["total"] for r in runs[name]])
         ratio = stats["median_ms"] / direct_stats["median_ms"]
         prefix = "" if name == "app" else "baseline_"
         result.update({
@@ -175,10 +181,13 @@ def measure(db: str, count: int, latency_ms: int, warmup: int = 10, baseline: Pa
             f"{prefix}ratio_median": round(ratio, 3),
             f"{prefix}ratio_p95": round(stats["p95_ms"] / direct_stats["p95_ms"], 3),
             f"{prefix}overhead_median_ms": round(stats["median_ms"] - direct_stats["median_ms"], 2),
+            f"{prefix}with_review": total,
+            f"{prefix}with_review_ratio_median": round(total["median_ms"] / direct_stats["median_ms"], 3),
         })
     if baseline is not None:
         result["baseline_root"] = str(baseline)
-    result["target_met"] = result["ratio_median"] <= TARGET_RATIO
+    result["target_p95"] = TARGET_P95
+    result["target_met"] = result["ratio_median"] <= TARGET_RATIO and result["ratio_p95"] <= TARGET_P95
     return result
 
 
@@ -192,13 +201,17 @@ def main() -> int:
     result = measure(args.db, args.n, args.latency_ms, baseline=args.baseline)
     path = c.write_result(f"submission_overhead_{args.db}", result)
     names = ("app", "baseline_app", "direct") if args.baseline else ("app", "direct")
-    rows = [[name, result[name]["median_ms"], result[name]["p95_ms"]] for name in names]
+    rows = [[f"{name} (submit → status page)" if "app" in name else name, result[name]["median_ms"],
+             result[name]["p95_ms"]] for name in names]
     for prefix in ("", "baseline_") if args.baseline else ("",):
         rows += [[f"{prefix}app: {step}", s["median_ms"], s["p95_ms"]]
                  for step, s in result[f"{prefix}app_steps"].items()]
+        rows.append([f"{prefix}app: review + submit + status page", result[f"{prefix}with_review"]["median_ms"],
+                     result[f"{prefix}with_review"]["p95_ms"]])
     c.print_table(["submission", "median ms", "p95 ms"], rows)
-    print(f"\napp / direct: {result['ratio_median']} at the median, {result['ratio_p95']} at p95 "
-          f"(target <= {TARGET_RATIO} at the median: {'met' if result['target_met'] else 'MISSED'})")
+    print(f"\nclick / direct: {result['ratio_median']} at the median, {result['ratio_p95']} at p95 "
+          f"(target <= {TARGET_RATIO} and <= {TARGET_P95}: {'met' if result['target_met'] else 'MISSED'}); "
+          f"with the review page {result['with_review_ratio_median']}")
     if args.baseline:
         print(f"baseline / direct: {result['baseline_ratio_median']} at the median, "
               f"{result['baseline_ratio_p95']} at p95 (same rounds)")
