@@ -65,7 +65,7 @@ def format_datetime(value: datetime | None) -> str:
     return _formatted(value, str(get_locale()), str(get_timezone()))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _formatted(value: datetime, locale: str, zone: str) -> str:
     # Keyed by the language and zone the formatting reads from the request: a page shows the
     # same few times again and again (a timeline's events, its decisions), and Babel's

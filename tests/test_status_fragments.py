@@ -6,12 +6,13 @@ import re
 from contextlib import contextmanager
 
 from flask import template_rendered
+from markupsafe import Markup
 from sqlalchemy import event
 
 from extensions import db
 from models import TrackedRequest
 from tests.lifecycle_helpers import allow_next_poll, decide_in_capillary, record, submit
-from views.requests.fragments import LIVE_TEMPLATE, TIMELINE_TEMPLATE
+from views.requests.fragments import LIVE_TEMPLATE, TIMELINE_TEMPLATE, FragmentCache
 
 
 @contextmanager
@@ -123,3 +124,16 @@ def test_a_fragment_with_something_to_do_is_drawn_for_each_reader(app, client, s
             html = client.get(f"/requests/{pk}").get_data(as_text=True)
         assert len(drawn) == 2
     assert "Edit and retry" in html
+
+
+def test_the_kept_fragments_stay_within_their_byte_budget():
+    def fragment(n: int) -> Markup:
+        return Markup("<p>request {}</p>{}").format(n, "".join(f"event {n}.{i}; " for i in range(40)))
+
+    cache = FragmentCache(max_bytes=4096)
+    for n in range(200):
+        cache.put(n, fragment(n))
+        assert cache.size_bytes <= 4096
+    assert cache.get(0) is None  # the oldest went first
+    assert cache.get(199) == fragment(199)
+    assert isinstance(cache.get(199), Markup)

@@ -16,6 +16,7 @@ An open request's fragments are drawn afresh on every page.
 from __future__ import annotations
 
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -32,33 +33,42 @@ LIVE_TEMPLATE = "requests/_live.html"
 # States whose live fragment offers nothing to do (no resend, retry, fix or decision) and
 # shows the same to every reader who may see the request.
 SETTLED_FOR_EVERYONE = frozenset({"approved", "rejected", SANDBOX_GONE})
-# A few KB each: 2,000 fragments cost a few megabytes per worker at most.
-CACHE_SIZE = 2000
+# Per worker process: kept compressed (a live fragment of ~5 KB is ~1.5 KB), so a thousand or
+# two settled requests fit; the least recently shown go first.
+CACHE_BYTES = 2 * 1024 * 1024
 
 
 class FragmentCache:
-    """A small thread-safe least-recently-used map of rendered fragments."""
+    """A small thread-safe least-recently-used map of rendered fragments, bounded in bytes."""
 
-    def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
-        self._items: OrderedDict[Hashable, Markup] = OrderedDict()
+    def __init__(self, max_bytes: int = CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self.size_bytes = 0
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Markup | None:
         """Return the fragment kept under ``key`` (marking it recently used), or None."""
         with self._lock:
             found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+        # Kept only from Markup (see put): safe HTML as it was drawn.
+        return Markup(zlib.decompress(found).decode("utf-8"))  # noqa: S704
 
     def put(self, key: Hashable, fragment: Markup) -> None:
-        """Keep ``fragment`` under ``key``, dropping the least recently used beyond the size."""
+        """Keep ``fragment`` under ``key``, dropping the least recently used beyond the byte budget."""
+        packed = zlib.compress(str(fragment).encode("utf-8"), 1)
         with self._lock:
-            self._items[key] = fragment
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self.size_bytes -= len(previous)
+            self._items[key] = packed
+            self.size_bytes += len(packed)
+            while self.size_bytes > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self.size_bytes -= len(dropped)
 
 
 def kept(kind: str, record: TrackedRequest, draw: Callable[[], Markup]) -> Markup:
