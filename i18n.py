@@ -86,20 +86,21 @@ def template_gettext() -> dict:
 
     @pass_context
     def render_gettext(context, string: str, /, **variables) -> str:
-        text = translations.ugettext(string)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)  # noqa: S704 - the catalog's own words, as Jinja's gettext does
-        return text % variables
+        return _filled(context, translations.ugettext(string), variables)
 
     @pass_context
     def render_ngettext(context, singular: str, plural: str, count: int, /, **variables) -> str:
         variables.setdefault("num", count)
-        text = translations.ungettext(singular, plural, count)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)  # noqa: S704 - the catalog's own words, as Jinja's gettext does
-        return text % variables
+        return _filled(context, translations.ungettext(singular, plural, count), variables)
 
     return {"gettext": render_gettext, "ngettext": render_ngettext}
+
+
+def _filled(context, text: str, variables: dict) -> str:
+    # Jinja's newstyle rule: autoescaped where the template is, always %-formatted.
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - the catalog's own words, as Jinja's gettext does
+    return text % variables
 
 
 def local_day_start(day: date) -> datetime:
