@@ -1,16 +1,36 @@
-"""Helpers for the request-lifecycle tests: submit, decide "in Capillary", age records, count calls."""
+"""Helpers for the request-lifecycle tests: submit, decide "in Capillary", age records, count calls and SQL."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from extensions import db
 from models import TrackedRequest, utcnow
 from sandbox import workflow
+
+
+@contextmanager
+def sql_statements(app) -> Iterator[list[str]]:
+    """Yield a list that receives the text of every SQL statement the app's engine runs meanwhile."""
+    ran: list[str] = []
+
+    def remember(conn, cursor, statement, *args):
+        ran.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        yield ran
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+
 
 ENTITY = {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286", "conceptId": "50678331"}
 

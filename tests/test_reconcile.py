@@ -9,7 +9,16 @@ from models import TrackedRequest
 from services.lifecycle import queue
 from services.lifecycle.sync import sync_requests
 from tests.helpers import make_app, sign_in
-from tests.lifecycle_helpers import allow_next_poll, calls, record, records, seed_like, set_times, submit
+from tests.lifecycle_helpers import (
+    allow_next_poll,
+    calls,
+    record,
+    records,
+    seed_like,
+    set_times,
+    sql_statements,
+    submit,
+)
 
 
 def _lost(app, client, sandbox, form, key="b" * 32) -> int:
@@ -63,24 +72,11 @@ def test_no_match_waits_for_the_grace_period_then_offers_a_resend(app, client, s
 
 def test_a_status_page_looks_for_a_resend_only_when_one_is_possible(app, client, valid_form):
     """Only a request found not created can be resent: another request's page skips the look-up."""
-    from sqlalchemy import event
-
     pk = submit(client, valid_form)
-    looked: list[str] = []
-
-    def remember(conn, cursor, statement, *args):
-        if "resent_from_id =" in statement:
-            looked.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", remember)
-    try:
+    with sql_statements(app) as ran:
         assert client.get(f"/requests/{pk}").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", remember)
     assert record(app, pk).state == "AdminTask"
-    assert looked == []
+    assert [text for text in ran if "resent_from_id =" in text] == []
 
 
 def test_grace_period_is_configurable(tmp_path, valid_form):

@@ -20,6 +20,7 @@ from tests.lifecycle_helpers import (
     decide_in_capillary,
     real_mode_environ,
     record,
+    sql_statements,
     submit,
 )
 from tests.live_server import serve_wsgi
@@ -113,22 +114,11 @@ def test_the_gateway_is_asked_at_most_once_per_interval(app, client, sandbox, va
 def test_a_page_within_the_poll_interval_writes_nothing(app, client, sandbox, valid_form):
     """Right after submitting, the status page and its fragment read the record and write nothing:
     the poll clock the create answer started settles it without the claim's UPDATE and commit."""
-    from sqlalchemy import event
-
     pk = submit(client, valid_form)
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, *args):
-        statements.append(statement.split(None, 1)[0].upper())
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", remember)
-    try:
+    with sql_statements(app) as ran:
         page = client.get(f"/requests/{pk}")
         fragment = client.get(f"/requests/{pk}/live")
-    finally:
-        event.remove(engine, "before_cursor_execute", remember)
+    statements = [text.split(None, 1)[0].upper() for text in ran]
     assert page.status_code == fragment.status_code == 200
     assert "Waiting for approval" in page.get_data(as_text=True)
     assert statements and set(statements) == {"SELECT"}, statements

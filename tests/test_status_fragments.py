@@ -7,16 +7,15 @@ from contextlib import contextmanager
 
 from flask import template_rendered
 from markupsafe import Markup
-from sqlalchemy import event
 
 from extensions import db
 from models import TrackedRequest
-from tests.lifecycle_helpers import allow_next_poll, decide_in_capillary, record, submit
+from tests.lifecycle_helpers import allow_next_poll, decide_in_capillary, record, sql_statements, submit
 from views.requests.fragments import LIVE_TEMPLATE, TIMELINE_TEMPLATE, FragmentCache
 
 
 @contextmanager
-def timeline_renders(app, template_name: str = TIMELINE_TEMPLATE):
+def renders_of(app, template_name: str = TIMELINE_TEMPLATE):
     """Yield a list that grows by one each time the template is drawn."""
     drawn: list[str] = []
 
@@ -39,7 +38,7 @@ def test_a_decided_requests_timeline_is_drawn_once_until_the_record_changes(app,
     pk = submit(client, valid_form)
     decide_in_capillary(sandbox, record(app, pk).request_id, "approved", "Fraud pattern confirmed")
     allow_next_poll(app, pk)
-    with timeline_renders(app) as drawn:
+    with renders_of(app) as drawn:
         first = client.get(f"/requests/{pk}").get_data(as_text=True)  # refreshes: now approved
         assert record(app, pk).state == "approved"
         assert len(drawn) == 1
@@ -68,29 +67,17 @@ def test_a_decided_requests_timeline_is_drawn_once_until_the_record_changes(app,
 
 def test_an_open_requests_timeline_is_drawn_on_every_page(app, client, valid_form):
     pk = submit(client, valid_form)
-    with timeline_renders(app) as drawn:
+    with renders_of(app) as drawn:
         for _ in range(3):
             html = client.get(f"/requests/{pk}").get_data(as_text=True)
         assert len(drawn) == 3
     assert "Waiting for approval" in _timeline(html)
 
 
-@contextmanager
-def tables_read(app):
-    """Yield the set of tables each SELECT names, as statements run."""
-    read: set[str] = set()
-
-    def statement(conn, cursor, text, *args):
-        if text.lstrip().upper().startswith("SELECT"):
-            read.update(re.findall(r"\bFROM (\w+)", text) + re.findall(r"\bJOIN (\w+)", text))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", statement)
-    try:
-        yield read
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
+def tables_read(statements: list[str]) -> set[str]:
+    """The tables the SELECTs among ``statements`` name."""
+    return {table for text in statements if text.lstrip().upper().startswith("SELECT")
+            for table in re.findall(r"\b(?:FROM|JOIN) (\w+)", text)}
 
 
 def test_a_decided_requests_live_part_is_drawn_once_and_its_history_not_read_again(app, client, sandbox,
@@ -98,13 +85,14 @@ def test_a_decided_requests_live_part_is_drawn_once_and_its_history_not_read_aga
     pk = submit(client, valid_form)
     decide_in_capillary(sandbox, record(app, pk).request_id, "rejected", "Not the customer we thought")
     allow_next_poll(app, pk)
-    with timeline_renders(app, LIVE_TEMPLATE) as drawn:
+    with renders_of(app, LIVE_TEMPLATE) as drawn:
         first = client.get(f"/requests/{pk}").get_data(as_text=True)  # refreshes: now rejected
         assert len(drawn) == 1
-        with tables_read(app) as read:
+        with sql_statements(app) as statements:
             second = client.get(f"/requests/{pk}").get_data(as_text=True)
             fragment = client.get(f"/requests/{pk}/live").get_data(as_text=True)
         assert len(drawn) == 1
+        read = tables_read(statements)
         assert "status_events" not in read and "decisions" not in read  # neither timeline nor decisions
         assert "tracked_requests" in read  # the record itself is read on every page
         # The kept fragment, word for word, in both pages (around it, e.g. the CSRF token of the
@@ -120,7 +108,7 @@ def test_a_fragment_with_something_to_do_is_drawn_for_each_reader(app, client, s
     sandbox.inject_fault("400-json")  # refused: nothing created, "Edit and retry" is offered
     pk = submit(client, valid_form)
     assert record(app, pk).state == "failed_to_submit"
-    with timeline_renders(app, LIVE_TEMPLATE) as drawn:
+    with renders_of(app, LIVE_TEMPLATE) as drawn:
         for _ in range(2):
             html = client.get(f"/requests/{pk}").get_data(as_text=True)
         assert len(drawn) == 2
