@@ -5,8 +5,8 @@ mode pointing at it, then times, interleaved, N of each:
 
 - app: signed-in session; form POST (/requests/new → review page), then the click on "Submit
   request": the review POST (/requests → 303) and the redirect's GET of the status page;
-- direct: ``requests.post`` of the byte-identical JSON body to the sandbox's create endpoint,
-  over a kept-alive session, as the app's own client does.
+- direct: a POST of the byte-identical JSON body to the sandbox's create endpoint,
+  over a kept-alive session made as the app's own client makes it (gateway.transport.environment_session).
 
 The ratio is the click's (submit → status page drawn, issue 13) to the direct call's; the
 review page before it is a click of its own and is reported beside it, as is the total of all
@@ -37,6 +37,7 @@ from pathlib import Path
 import requests
 
 from bench import _common as c
+from gateway.transport import environment_session
 
 TARGET_RATIO = 1.15
 TARGET_P95 = 1.3
@@ -97,7 +98,8 @@ class DirectFlow:
     def __init__(self, sandbox_url: str, payload: dict, env: dict):
         self.url = sandbox_url + CREATE_PATH
         self.body = json.dumps(payload).encode("utf-8")
-        self.session = requests.Session()
+        # The app's own kind of session (proxy settings read once, not per call).
+        self.session = environment_session(sandbox_url)
         self.headers = {"X-CAP-API-AUTH-ORG-ID": env["CAP_ORG_ID"], "X-CAP-UI-AUTH-TOKEN": env["CAP_UI_AUTH_TOKEN"],
                         "Content-Type": "application/json", "Accept": "application/json"}
 

@@ -15,7 +15,7 @@ from requests.auth import AuthBase
 
 from gateway.errors import GatewayCredentialsRejected, GatewayError, GatewayTimeout, UnreadableResponse
 from gateway.payload import intouch_basic_authorization
-from gateway.transport import bounded_timeout, read_body
+from gateway.transport import bounded_timeout, environment_session, read_body
 
 # What a page shows instead of a credential's value.
 MASKED = "••••••"
@@ -37,7 +37,7 @@ class GatewayBasicAuth(AuthBase):
 class GatewayOAuth(AuthBase):
     """Send an OAuth token got from ``POST /v3/oauth/token/generate``, cached for its ttlSeconds.
 
-    :param session: what fetches the token (default: a plain session of its own).
+    :param session: what fetches the token (default: its own :func:`gateway.transport.environment_session`).
     :param header_name: the header the token goes in.
     """
 
@@ -50,7 +50,7 @@ class GatewayOAuth(AuthBase):
         self._url, self._key, self._secret, self._timeout = token_url, key, secret, timeout
         self._deadline = deadline  # seconds the whole token call may take (gateway/transport.py)
         self.header_name = header_name
-        self._session = session or requests.Session()
+        self._session = session or environment_session(token_url)
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
