@@ -422,11 +422,12 @@ class CustomerCache:
             except Exception:  # noqa: BLE001 - a cache failure must never break a look-up
                 log.warning("customer cache: Redis is not answering; using this process's cache")
         with self._lock:
-            if len(self._local) >= self.MAX_ENTRIES:
-                now = time.monotonic()
-                self._local = {k: v for k, v in self._local.items() if v[0] > now}
-                if len(self._local) >= self.MAX_ENTRIES:
-                    self._local.clear()
+            self._local.pop(key, None)
+            # Every entry lives the same time, so the first in (insertion order) is the first to
+            # expire: only it goes when full. Emptying the whole cache at the limit made a page
+            # of many customers ask Capillary for all of them again.
+            while len(self._local) >= self.MAX_ENTRIES:
+                del self._local[next(iter(self._local))]
             self._local[key] = (time.monotonic() + self.seconds, text)
 
     def forget(self, key: str) -> None:

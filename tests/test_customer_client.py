@@ -223,6 +223,18 @@ def test_the_cache_never_lives_past_sixty_seconds_and_zero_turns_it_off():
     assert off.get("k") is None
 
 
+def test_a_full_cache_lets_only_its_oldest_entry_go(monkeypatch):
+    monkeypatch.setattr(c.CustomerCache, "MAX_ENTRIES", 3)
+    cache = c.CustomerCache(30)
+    for n in range(4):
+        cache.put(f"INSTORE|mobile|{n}|", c.Customer(id=str(n)))
+    assert cache.get("INSTORE|mobile|0|") is None
+    assert [cache.get(f"INSTORE|mobile|{n}|").id for n in (1, 2, 3)] == ["1", "2", "3"]
+    cache.put("INSTORE|mobile|1|", c.Customer(id="1b"))  # put again: now the newest
+    cache.put("INSTORE|mobile|4|", c.Customer(id="4"))
+    assert cache.get("INSTORE|mobile|2|") is None and cache.get("INSTORE|mobile|1|").id == "1b"
+
+
 def test_the_cache_is_shared_through_redis(redis_settings):
     from redis import Redis
 
