@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
+from forms.base import AppForm
 
-class BulkUploadForm(FlaskForm):
+
+class BulkUploadForm(AppForm):
     """Upload a CSV file made from the template."""
 
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file to upload."))])

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from forms.base import AppForm
 from forms.validators import strip
 from services.lifecycle.decisions import MESSAGE_MAX
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(AppForm):
     """Approve or reject one request waiting in AdminTask."""
 
     decision = RadioField(

@@ -7,11 +7,11 @@ import re
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from forms import validators as rules
+from forms.base import AppForm
 from forms.validators import strip
 from services.lifecycle.history import SORTS, Filters, submitters
 from services.lifecycle.wording import STATES
@@ -41,7 +41,7 @@ class _Date(DateField):
             raise ValueError(_("Enter a date like 2024-05-31.")) from None
 
 
-class HistoryFilterForm(FlaskForm):
+class HistoryFilterForm(AppForm):
     """Filter, search and sort the tracked requests."""
 
     class Meta:

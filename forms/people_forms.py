@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,13 +21,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
+from forms.base import AppForm
 from forms.validators import strip
 from models.users import ROLE_TEXT, ROLES
 from services.people.accounts import PASSWORD_MAX, PeopleError, check_password_rules, parse_stores
 from services.people.audit import ACTIONS
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     """Username and password."""
 
     username = StringField(_l("Username"), filters=[strip],
@@ -39,14 +39,14 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-class TokenForm(FlaskForm):
+class TokenForm(AppForm):
     """The person's own X-CAP-UI-AUTH-TOKEN (write-only)."""
 
     token = PasswordField(_l("Your X-CAP-UI-AUTH-TOKEN"), validators=[InputRequired(_l("Paste the token."))],
                           render_kw={"autocomplete": "off", "spellcheck": "false"})
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(AppForm):
     """Change one's own password: the current one, then the new one twice."""
 
     current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
@@ -70,7 +70,7 @@ def _role_choices():
     return [SelectChoice(role, ROLE_TEXT[role]) for role in ROLES]
 
 
-class UserForm(FlaskForm):
+class UserForm(AppForm):
     """An administrator's view of one user (new or existing)."""
 
     username = StringField(_l("Username"), filters=[strip], validators=[Optional(), Length(max=64)],
@@ -107,7 +107,7 @@ def _action_choices():
     return [SelectChoice("", _("Any action"))] + [SelectChoice(key, text) for key, text in ACTIONS.items()]
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(AppForm):
     """Filters of the audit trail page (GET, so no CSRF token)."""
 
     class Meta:

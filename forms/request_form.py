@@ -7,11 +7,11 @@ import uuid
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, ValidationError
 
 from forms import validators as rules
+from forms.base import AppForm
 from forms.validators import strip
 from gateway.payload import StatusChange
 
@@ -39,7 +39,7 @@ def _rule(clean, *args):
     return validator
 
 
-class StatusChangeForm(FlaskForm):
+class StatusChangeForm(AppForm):
     """Ask Capillary to change one customer's status label."""
 
     tillId = StringField(_l("Till ID"), filters=[strip], validators=[_rule(rules.clean_entity_id, _l("Till ID"))])

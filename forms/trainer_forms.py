@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
+from forms.base import AppForm
 from i18n import translated
 
 ENDPOINT_CHOICES = [
@@ -44,7 +44,7 @@ class WholeNumber(IntegerField):
         self.data = int(text)
 
 
-class SandboxSettingsForm(FlaskForm):
+class SandboxSettingsForm(AppForm):
     """The sandbox's behaviour switches."""
 
     auto_approve = BooleanField(_l("Approve new requests automatically (Capillary's auto-approval)"))
@@ -54,7 +54,7 @@ class SandboxSettingsForm(FlaskForm):
                              _l("Enter a delay from 0 to 10000 milliseconds (0 for none)."), default=0)
 
 
-class FaultForm(FlaskForm):
+class FaultForm(AppForm):
     """Make the next N gateway calls fail in a chosen way."""
 
     kind = SelectField(_l("What goes wrong"))
@@ -72,7 +72,7 @@ class FaultForm(FlaskForm):
         ]
 
 
-class SeedForm(FlaskForm):
+class SeedForm(AppForm):
     """Raise a request as if another maker had used Capillary's own UI."""
 
     customer = SelectField(_l("Customer"))

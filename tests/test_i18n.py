@@ -491,3 +491,18 @@ def test_timeline_notes_stored_in_english_are_shown_in_spanish(app, spanish):
                   "Customer not found: no customer in Capillary has this identifier.")
         assert _english_left(note_words(failed)) == []
         assert note_words("Something a release before wrote") == "Something a release before wrote"
+
+
+def test_wtforms_own_messages_follow_the_page_language_and_are_read_once(client):
+    from forms.base import wtforms_catalog
+
+    bad = {**VALID_FORM, "identifierName": "shoe size"}
+    english = client.post("/requests/new", data=bad).get_data(as_text=True)
+    client.post("/language", data={"language": "es", "next": "/requests/new"})
+    spanish = client.post("/requests/new", data=bad).get_data(as_text=True)
+    read = wtforms_catalog.cache_info().misses
+    again = [client.post("/requests/new", data=bad).get_data(as_text=True) for _ in range(2)]
+    assert "Not a valid choice." in english and "Opción inválida." not in english
+    assert "Opción inválida." in spanish and "Not a valid choice." not in spanish
+    assert all("Opción inválida." in page for page in again)
+    assert wtforms_catalog.cache_info().misses == read  # not read from disk again
