@@ -12,7 +12,7 @@ from wtforms.i18n import messages_path
 
 
 @lru_cache(maxsize=16)
-def wtforms_catalog(locale: str) -> support.Translations:
+def wtforms_catalog(locale: str) -> support.NullTranslations:
     """WTForms' own catalog ("This field is required." …) in ``locale``, read from disk once."""
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
@@ -24,7 +24,7 @@ class AppForm(FlaskForm):
     0.2 ms); it cannot change while the app runs.
     """
 
-    class Meta:
+    class Meta(FlaskForm.Meta):
         def get_translations(self, form):
             locale = get_locale() if has_request_context() else None
             if locale is None or not current_app.config.get("WTF_I18N_ENABLED", True):
