@@ -75,6 +75,20 @@ def test_the_card_lists_open_requests_imported_ones_included(app, client, valid_
     assert f'href="/requests/{pk}"' in page and "made in Capillary" in page
 
 
+def test_another_stores_open_request_is_listed_to_a_maker_without_a_link(app, client, maker_client, valid_form):
+    with app.app_context():
+        other = TrackedRequest(submission_key="elsewhere-1", state="AdminTask", till_id="1", store_id="999",
+                               zone_id="3", concept_id="4", identifier_name="mobile",
+                               identifier_value="919780375690", label="Fraud suspected", reason="other store")
+        db.session.add(other)
+        db.session.commit()
+        pk = other.id
+    listed = f"Request {pk}</a>: Fraud suspected"
+    assert listed in text(find(client, valid_form))  # an agent may open any store's request
+    page = text(find(maker_client, valid_form))
+    assert f"Request {pk}: Fraud suspected" in page and f'href="/requests/{pk}"' not in page
+
+
 def test_the_review_page_speaks_to_a_store_manager(client, valid_form):
     page = text(review(client, valid_form))
     assert "Change <bdi>Asha Rao</bdi>'s status from Active to Suspended." in page
