@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 import gateway_setup
 from extensions import db
@@ -142,15 +142,23 @@ def open_requests(identifier_name: str, identifier_value: str, *,
     much, and a customer with several open requests is on every page of the duplicate's review,
     submit and status.
     """
+    query = _OPEN_REQUESTS[exclude_pk is not None]
+    values = {"name": identifier_name, "value": identifier_value, "exclude": exclude_pk}
+    return tuple(OpenRequest(*row) for row in db.session.execute(query, values))
+
+
+def _open_requests_query(excluding: bool):
     query = (select(*(getattr(TrackedRequest, name) for name in OpenRequest._fields))
-             .where(TrackedRequest.identifier_value == identifier_value,
-                    TrackedRequest.identifier_name == identifier_name,
+             .where(TrackedRequest.identifier_value == bindparam("value"),
+                    TrackedRequest.identifier_name == bindparam("name"),
                     TrackedRequest.state.in_(OPEN_STATES))
              .order_by(TrackedRequest.created_at.desc(), TrackedRequest.id.desc())
              .limit(OPEN_SHOWN))
-    if exclude_pk is not None:
-        query = query.where(TrackedRequest.id != exclude_pk)
-    return tuple(OpenRequest(*row) for row in db.session.execute(query))
+    return query.where(TrackedRequest.id != bindparam("exclude")) if excluding else query
+
+
+# Built once (see my_requests._BADGE_COUNT): every status page and review page runs one.
+_OPEN_REQUESTS = {False: _open_requests_query(False), True: _open_requests_query(True)}
 
 
 def checks(change: StatusChange) -> Checks | None:

@@ -35,6 +35,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
@@ -136,14 +137,19 @@ def _own_token_problem() -> str | None:
     return token_problem(current_user)
 
 
+# Every page reads the person's roles (navigation, access) and stores (scope): one query with
+# both, instead of three. Built once: a statement object is keyed for SQLAlchemy's compiled cache
+# only the first time (Session.get builds and keys a new one per call, twice the cost).
+_USER_BY_ID = (select(User).options(joinedload(User.role_rows), joinedload(User.stores))
+               .where(User.id == bindparam("user_id")))
+
+
 def _load_user(identity: str) -> User | None:
     user_id, _, epoch = (identity or "").partition(":")
     if not (user_id.isdigit() and epoch.isdigit() and len(user_id) <= 18 and len(epoch) <= 18):
         return None
     try:
-        # Every page reads the person's roles (navigation, access) and stores (scope): one query
-        # with both, instead of three.
-        user = db.session.get(User, int(user_id), options=[joinedload(User.role_rows), joinedload(User.stores)])
+        user = db.session.execute(_USER_BY_ID, {"user_id": int(user_id)}).unique().scalar_one_or_none()
     except SQLAlchemyError:
         # Remembered, so the page says "database unavailable" (views/errors.py) rather than
         # treating the person as signed out; Flask-Login then caches them as anonymous.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from extensions import db
 from models import TrackedRequest, User, utcnow
@@ -47,10 +47,27 @@ def _decided_since(person: User, since: datetime | None):
     return stmt.where(TrackedRequest.updated_at > since) if since is not None else stmt
 
 
+def _badge_count(since_clause: bool):
+    decided = select(TrackedRequest.id).where(TrackedRequest.submitted_by_id == bindparam("person"),
+                                              TrackedRequest.state.in_(DECIDED))
+    if since_clause:
+        decided = decided.where(TrackedRequest.updated_at > bindparam("since"))
+    return select(func.count()).select_from(decided.limit(BADGE_LIMIT + 1).subquery())
+
+
+# Every page's header runs one of these: built once, because SQLAlchemy keys a statement object
+# once and then reuses its compiled form, while building and keying it again cost more than the
+# query itself (0.5 ms against 0.15 ms, SQLite, in-process).
+_BADGE_COUNT = {False: _badge_count(False), True: _badge_count(True)}
+
+
 def new_decisions(person: User, limit: int = BADGE_LIMIT) -> int:
     """How many decisions on ``person``'s requests arrived since they last looked (at most ``limit`` + 1)."""
-    capped = _decided_since(person, person.my_requests_seen_at).limit(limit + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(capped)) or 0
+    since = person.my_requests_seen_at
+    if limit != BADGE_LIMIT:
+        capped = _decided_since(person, since).limit(limit + 1).subquery()
+        return db.session.scalar(select(func.count()).select_from(capped)) or 0
+    return db.session.scalar(_BADGE_COUNT[since is not None], {"person": person.id, "since": since}) or 0
 
 
 def summary(person: User, latest: int = LATEST) -> Summary:

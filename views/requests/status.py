@@ -8,7 +8,7 @@ import json
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from extensions import db
@@ -30,6 +30,8 @@ from views.requests.fragments import live_html, timeline_html
 _PAGE_LOADING = (
     joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores)),
 )
+# Built once, as views/access._USER_BY_ID: every status page and live poll runs it.
+_RECORD_FOR_PAGE = select(TrackedRequest).options(*_PAGE_LOADING).where(TrackedRequest.id == bindparam("pk"))
 
 
 def page_context(record: TrackedRequest) -> dict:
@@ -82,7 +84,7 @@ def viewable_record(pk: int) -> TrackedRequest:
 
     Another store's request is "not found" to a maker, not "forbidden": no probing of ids.
     """
-    record = db.session.get(TrackedRequest, pk, options=_PAGE_LOADING)
+    record = db.session.execute(_RECORD_FOR_PAGE, {"pk": pk}).scalar_one_or_none()
     if record is None or not permissions.can_view(current_user, record):
         abort(404)
     return record
