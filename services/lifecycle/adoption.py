@@ -30,7 +30,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -190,6 +190,13 @@ def import_unseen(infos: list[RequestInfo]) -> tuple[dict[str, TrackedRequest], 
     return records, imported
 
 
+# Built once (every submission runs it; see submission._BY_KEY). FOR UPDATE on PostgreSQL: an
+# importer updating the copy finishes first.
+_OTHER_HOLDER = (select(TrackedRequest)
+                 .where(TrackedRequest.request_id == bindparam("request_id"), TrackedRequest.id != bindparam("pk"))
+                 .with_for_update(of=TrackedRequest))
+
+
 def take_request_id(record: TrackedRequest, request_id: str) -> bool:
     """Make ``record`` the one record of Capillary's ``request_id``; return whether a copy was merged.
 
@@ -202,11 +209,7 @@ def take_request_id(record: TrackedRequest, request_id: str) -> bool:
     :raises RequestIdTaken: another of this app's records holds it (nothing was changed).
     """
     with db.session.no_autoflush:
-        copy = db.session.scalar(
-            select(TrackedRequest)
-            .where(TrackedRequest.request_id == request_id, TrackedRequest.id != record.id)
-            .with_for_update(of=TrackedRequest)  # PostgreSQL: an importer updating it finishes first
-        )
+        copy = db.session.scalar(_OTHER_HOLDER, {"request_id": request_id, "pk": record.id})
         if copy is None:
             return False
         if copy.origin != IMPORTED:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 import gateway_setup
@@ -38,11 +38,14 @@ def build_for_sending(change: StatusChange) -> dict:
     return build_payload(change, current_app.config["CAP_INTOUCH_HOST"], gateway_setup.intouch_authorization())
 
 
+# Built once: SQLAlchemy keys a statement object for its compiled cache only the first time
+# (views/access._USER_BY_ID). Every submission runs it.
+_BY_KEY = select(TrackedRequest).where(TrackedRequest.submission_key == bindparam("key"))
+
+
 def find_by_key(submission_key: str) -> TrackedRequest | None:
     """Return the record already made for this submission key, if any."""
-    return db.session.execute(
-        select(TrackedRequest).where(TrackedRequest.submission_key == submission_key)
-    ).scalar_one_or_none()
+    return db.session.execute(_BY_KEY, {"key": submission_key}).scalar_one_or_none()
 
 
 def new_record(change: StatusChange, submission_key: str, payload: dict) -> TrackedRequest:
