@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
@@ -74,6 +74,12 @@ def describe(state: str) -> StateText:
 
     The words are plain strings in the current request's language (English outside a request).
     """
+    # Kept per language: a status page describes a state for each open request it lists.
+    return _described(state, str(get_locale() or "en"))
+
+
+@lru_cache(maxsize=256)
+def _described(state: str, _locale: str) -> StateText:
     known = STATES.get(state)
     if known is None:
         return StateText(state, _("Capillary reports the state '%(state)s'.", state=state), "neutral")

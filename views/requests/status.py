@@ -30,8 +30,9 @@ from views.requests.fragments import live_html, timeline_html
 _PAGE_LOADING = (
     joinedload(TrackedRequest.submitter).options(lazyload(User.role_rows), lazyload(User.stores)),
 )
-# Built once, as views/access._USER_BY_ID: every status page and live poll runs it.
+# Built once, as views/access._USER_BY_ID: every status page and live poll runs them.
 _RECORD_FOR_PAGE = select(TrackedRequest).options(*_PAGE_LOADING).where(TrackedRequest.id == bindparam("pk"))
+_DECISIONS = select(Decision).where(Decision.tracked_pk == bindparam("pk")).order_by(Decision.id.desc())
 
 
 def page_context(record: TrackedRequest) -> dict:
@@ -47,9 +48,7 @@ def page_context(record: TrackedRequest) -> dict:
 
 def status_context(record: TrackedRequest) -> dict:
     """What the live fragment (requests/_live.html) shows about ``record``."""
-    decisions = db.session.scalars(
-        select(Decision).where(Decision.tracked_pk == record.id).order_by(Decision.id.desc())
-    ).all()
+    decisions = db.session.scalars(_DECISIONS, {"pk": record.id}).all()
     return {
         "record": record,
         "text": describe(record.state),
