@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # States in which a request for the customer is still open (made here or imported).
 OPEN_STATES = (SENDING, UNKNOWN, "AdminTask")
 OPEN_SHOWN = 10
+PREFETCH_WORKERS = 6  # look-ups at once for a queue page
 
 
 class OpenRequest(NamedTuple):
@@ -38,7 +39,6 @@ class OpenRequest(NamedTuple):
     origin: str
     store_id: str
     submitted_by_id: int | None
-PREFETCH_WORKERS = 6  # look-ups at once for a queue page
 
 
 @dataclass(frozen=True)
