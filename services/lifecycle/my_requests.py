@@ -42,11 +42,6 @@ def _mine(person: User):
     return TrackedRequest.submitted_by_id == person.id
 
 
-def _decided_since(person: User, since: datetime | None):
-    stmt = select(TrackedRequest.id).where(_mine(person), TrackedRequest.state.in_(DECIDED))
-    return stmt.where(TrackedRequest.updated_at > since) if since is not None else stmt
-
-
 def _badge_count(since_clause: bool):
     decided = select(TrackedRequest.id).where(TrackedRequest.submitted_by_id == bindparam("person"),
                                               TrackedRequest.state.in_(DECIDED))
@@ -61,12 +56,9 @@ def _badge_count(since_clause: bool):
 _BADGE_COUNT = {False: _badge_count(False), True: _badge_count(True)}
 
 
-def new_decisions(person: User, limit: int = BADGE_LIMIT) -> int:
-    """How many decisions on ``person``'s requests arrived since they last looked (at most ``limit`` + 1)."""
+def new_decisions(person: User) -> int:
+    """How many decisions on ``person``'s requests arrived since they last looked (at most BADGE_LIMIT + 1)."""
     since = person.my_requests_seen_at
-    if limit != BADGE_LIMIT:
-        capped = _decided_since(person, since).limit(limit + 1).subquery()
-        return db.session.scalar(select(func.count()).select_from(capped)) or 0
     return db.session.scalar(_BADGE_COUNT[since is not None], {"person": person.id, "since": since}) or 0
 
 
